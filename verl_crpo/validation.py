@@ -1,0 +1,203 @@
+"""Fail-fast checks for a ``crpo`` run, before the first rollout.
+
+:func:`check_crpo_config` runs on the composed config of ``python -m verl.trainer.main_ppo``
+in the driver process, before Ray starts (the trainer integration in :mod:`verl_crpo.trainer`
+hooks it into verl's ``validate_config``), and again when a patched V1 trainer is built. For
+any other ``algorithm.adv_estimator`` it does nothing.
+
+What it refuses (``ValueError``, the message says which override to change):
+
+1. invalid estimator settings: no ``algorithm.crpo.weights``, negative / non-finite / all-zero
+   weights, an unknown ``aggregation`` or key (checked by :class:`verl_crpo.advantage.CRPOConfig`);
+2. ``algorithm.use_kl_in_reward=true``: ``crpo`` builds advantages from the objective scores,
+   not from ``token_level_rewards``, so an in-reward KL penalty would be silently dropped;
+3. a V1 ``trainer.v1.trainer_mode`` whose trainer class does not carry the integration;
+4. weights naming objectives that the configured reward does not produce, when the reward is
+   ours (manager ``clinical``, or ``reward.custom_reward_function.path`` in ``verl_crpo.rewards``).
+
+What it warns about (returned and logged): a reward that is not ours (it must return every
+objective in ``reward_extra_info``: the estimator names a missing one at the first step), the
+legacy trainer (the estimator works there, per-objective metrics are not logged), reward weights
+that differ from ``algorithm.crpo.weights``, and ``rollout.n < 2``.
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> check_crpo_config(OmegaConf.create({"algorithm": {"adv_estimator": "grpo"}}))
+    []
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from verl_crpo.advantage import CRPOConfig
+
+__all__ = [
+    "ADV_ESTIMATOR",
+    "REWARD_MANAGER",
+    "SUPPORTED_TRAINER_MODES",
+    "check_crpo_config",
+    "reward_is_ours",
+]
+
+logger = logging.getLogger(__name__)
+
+ADV_ESTIMATOR = "crpo"
+REWARD_MANAGER = "clinical"
+# verl 0.9.1's built-in V1 trainers; all three share PPOTrainer._compute_advantage.
+SUPPORTED_TRAINER_MODES = ("sync", "colocate_async", "separate_async")
+_OUR_REWARD_MODULE = "verl_crpo.rewards"
+
+
+def _get(config: Any, dotted: str, default: Any = None) -> Any:
+    node = config
+    for part in dotted.split("."):
+        if node is None or not hasattr(node, "get"):
+            return default
+        node = node.get(part, None)
+    return default if node is None else node
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, DictConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def reward_is_ours(config: Any) -> str | None:
+    """Say whether the configured reward is verl_crpo's (so its objectives are known).
+
+    Args:
+        config: The full run config (``reward.*`` is read).
+
+    Returns:
+        A short description (``"reward manager 'clinical'"`` or ``"custom_reward_function ..."``)
+        when the reward is ours, else ``None``.
+    """
+    source = _get(config, "reward.reward_manager.source", "register")
+    name = _get(config, "reward.reward_manager.name")
+    if source == "register" and name == REWARD_MANAGER:
+        return f"reward manager {REWARD_MANAGER!r}"
+    path = _get(config, "reward.custom_reward_function.path")
+    if path and _path_is_ours(str(path)):
+        return f"reward.custom_reward_function.path={path!r}"
+    return None
+
+
+def _path_is_ours(path: str) -> bool:
+    if path.startswith("pkg://"):
+        module = path[len("pkg://") :]
+        return module == _OUR_REWARD_MODULE or module.startswith(_OUR_REWARD_MODULE + ".")
+    if path == _OUR_REWARD_MODULE or path.startswith(_OUR_REWARD_MODULE + "."):
+        return True
+    # A file path into the installed package (e.g. .../verl_crpo/rewards/__init__.py).
+    import verl_crpo
+
+    package_dir = os.path.realpath(os.path.join(os.path.dirname(verl_crpo.__file__), "rewards"))
+    real = os.path.realpath(path)
+    return real == package_dir or real.startswith(package_dir + os.sep)
+
+
+def _check_trainer(config: Any, warnings: list[str]) -> None:
+    if not _get(config, "trainer.use_v1", True):
+        warnings.append(
+            "trainer.use_v1=false (legacy trainer): crpo advantages work there (verl_crpo forwards "
+            "non_tensor_batch to the estimator), but the per-objective crpo/* metrics are logged only by the V1 "
+            "trainer; set trainer.use_v1=true to get them"
+        )
+        return
+    mode = _get(config, "trainer.v1.trainer_mode", "sync")
+    if mode in SUPPORTED_TRAINER_MODES:
+        return
+    # A custom mode is fine if its trainer class carries the integration (the mixin).
+    from verl_crpo.trainer import CRPOAdvantageMixin
+
+    try:
+        from verl.trainer.ppo.v1 import get_trainer_cls
+
+        trainer_cls = get_trainer_cls(mode)
+    except ValueError:
+        trainer_cls = None
+    if trainer_cls is not None and issubclass(trainer_cls, CRPOAdvantageMixin):
+        return
+    raise ValueError(
+        f"algorithm.adv_estimator=crpo cannot get the per-objective scores with trainer.v1.trainer_mode={mode!r}: "
+        f"verl_crpo extends only verl's built-in V1 trainers ({', '.join(SUPPORTED_TRAINER_MODES)}). Set "
+        f"trainer.v1.trainer_mode=sync, or make your trainer class inherit "
+        f"verl_crpo.trainer.CRPOAdvantageMixin first: class MyTrainer(CRPOAdvantageMixin, PPOTrainer)"
+    )
+
+
+def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
+    ours = reward_is_ours(config)
+    names = list(crpo.names)
+    if ours is None:
+        manager = _get(config, "reward.reward_manager.name")
+        warnings.append(
+            f"crpo reads the objectives {names} from each sample's reward_extra_info, but the reward "
+            f"(reward.reward_manager.name={manager!r}, custom_reward_function.path="
+            f"{_get(config, 'reward.custom_reward_function.path')!r}) is not verl_crpo's: make sure it returns every "
+            "one of them (the first training step fails naming a missing one), or use "
+            f"reward.reward_manager.name={REWARD_MANAGER}"
+        )
+        return
+    from verl_crpo.rewards import OBJECTIVES
+
+    unknown = [name for name in names if name not in OBJECTIVES]
+    if unknown:
+        raise ValueError(
+            f"algorithm.crpo.weights names objective(s) {unknown} that the reward ({ours}) does not produce; it "
+            f"produces {list(OBJECTIVES)}. Rename or remove them, e.g. ~algorithm.crpo.weights.{unknown[0]}"
+        )
+    reward_weights = _plain(_get(config, "reward.reward_kwargs.weights"))
+    if isinstance(reward_weights, Mapping):
+        estimator = dict(crpo.weights)
+        given = {str(k): float(v) for k, v in reward_weights.items() if isinstance(v, int | float)}
+        if given != estimator:
+            warnings.append(
+                f"reward.reward_kwargs.weights {given} differ from algorithm.crpo.weights {estimator}: the logged "
+                "total score uses the former, the advantage the latter; state the weights once with "
+                "reward.reward_kwargs.weights: ${algorithm.crpo.weights} (as recipes/crpo does)"
+            )
+
+
+def check_crpo_config(config: Any) -> list[str]:
+    """Refuse a ``crpo`` config that cannot train as intended; no-op for other estimators.
+
+    Args:
+        config: The full composed run config (``DictConfig`` or nested dicts).
+
+    Returns:
+        Warnings (also logged at WARNING): things that may be intended but deserve a look.
+
+    Raises:
+        ValueError: With the override that fixes it, for every refusal listed in the module
+            docstring.
+    """
+    if _get(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
+        return []
+    crpo = CRPOConfig.from_algorithm_config(_get(config, "algorithm"))
+    if _get(config, "algorithm.use_kl_in_reward", False):
+        raise ValueError(
+            "algorithm.use_kl_in_reward=true has no effect with algorithm.adv_estimator=crpo (its advantages come "
+            "from the objective scores, not from token_level_rewards). Set algorithm.use_kl_in_reward=false and "
+            "use the KL loss instead: actor_rollout_ref.actor.use_kl_loss=true "
+            "actor_rollout_ref.actor.kl_loss_type=low_var_kl actor_rollout_ref.actor.kl_loss_coef=0.001"
+        )
+    warnings: list[str] = []
+    _check_trainer(config, warnings)
+    _check_reward(config, crpo, warnings)
+    n = _get(config, "actor_rollout_ref.rollout.n", 1)
+    if isinstance(n, int) and n < 2:
+        warnings.append(
+            f"actor_rollout_ref.rollout.n={n}: every group holds one sample, so crpo has no group to compare "
+            "within (the paper uses actor_rollout_ref.rollout.n=5)"
+        )
+    for message in warnings:
+        logger.warning("verl_crpo: %s", message)
+    return warnings
