@@ -154,15 +154,23 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
             f"algorithm.crpo.weights names objective(s) {unknown} that the reward ({ours}) does not produce; it "
             f"produces {list(OBJECTIVES)}. Rename or remove them, e.g. ~algorithm.crpo.weights.{unknown[0]}"
         )
-    reward_weights = _plain(_get(config, "reward.reward_kwargs.weights"))
+    # clinical reads reward.reward_kwargs; verl hands a custom function custom_reward_function.reward_kwargs.
+    kwargs_key = (
+        "reward.reward_kwargs" if ours.startswith("reward manager") else "reward.custom_reward_function.reward_kwargs"
+    )
+    reward_weights = _plain(_get(config, f"{kwargs_key}.weights"))
+    if reward_weights is None:
+        from verl_crpo.rewards import DEFAULT_WEIGHTS
+
+        reward_weights = dict(DEFAULT_WEIGHTS)
     if isinstance(reward_weights, Mapping):
-        estimator = dict(crpo.weights)
-        given = {str(k): float(v) for k, v in reward_weights.items() if isinstance(v, int | float)}
+        given = {str(k): float(v) for k, v in reward_weights.items() if isinstance(v, int | float) and v}
+        estimator = {k: v for k, v in crpo.weights.items() if v}
         if given != estimator:
             warnings.append(
-                f"reward.reward_kwargs.weights {given} differ from algorithm.crpo.weights {estimator}: the logged "
-                "total score uses the former, the advantage the latter; state the weights once with "
-                "reward.reward_kwargs.weights: ${algorithm.crpo.weights} (as recipes/crpo does)"
+                f"{kwargs_key}.weights {given} differ from algorithm.crpo.weights {estimator} (zero weights left "
+                "out): the logged total score uses the former, the advantage the latter; state the weights once "
+                f"with {kwargs_key}.weights: ${{algorithm.crpo.weights}} (as recipes/crpo does)"
             )
 
 

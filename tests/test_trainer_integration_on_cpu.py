@@ -1,0 +1,425 @@
+"""The trainer integration: per-objective scores reach ``crpo`` in verl's trainers, and bad configs fail fast.
+
+Real verl code throughout: a real TransferQueue (on a local Ray) holds a batch written as verl's
+agent loop writes it; the patched V1 trainer classes come from verl's own registry; configs are
+composed from verl's ``ppo_trainer.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+import torch
+import verl  # noqa: F401  (loads the verl_crpo plugin)
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+from verl.protocol import DataProto
+from verl.trainer.ppo import core_algos, ray_trainer
+from verl.trainer.ppo.v1 import get_trainer_cls, trainer_base
+
+import verl_crpo.trainer as crpo_trainer
+from verl_crpo.advantage import CRPOConfig, compute_crpo_outcome_advantage, crpo_scalar_advantage, crpo_step_metrics
+from verl_crpo.trainer import CRPOAdvantageMixin, objectives_from_extra_fields
+from verl_crpo.validation import SUPPORTED_TRAINER_MODES, check_crpo_config
+
+WEIGHTS = {"accuracy": 10.0, "format": 0.0, "faithfulness": 1.0, "comprehensiveness": 1.0}
+GROUP = 3
+
+
+def compose_verl(*overrides: str):
+    with initialize_config_module("verl.trainer.config", version_base=None):
+        return compose("ppo_trainer", overrides=list(overrides))
+
+
+CRPO_OVERRIDES = [
+    "algorithm.adv_estimator=crpo",
+    *(f"+algorithm.crpo.weights.{k}={v}" for k, v in WEIGHTS.items()),
+    "reward.reward_manager.name=clinical",
+    f"actor_rollout_ref.rollout.n={GROUP}",
+]
+
+
+@pytest.fixture(scope="module")
+def base_config():
+    return compose_verl(*CRPO_OVERRIDES)
+
+
+def with_algorithm(config, **algorithm):
+    config = config.copy()
+    OmegaConf.set_struct(config, False)
+    config.algorithm = OmegaConf.merge(config.algorithm, algorithm)
+    return config
+
+
+# ---------------------------------------------------------------- a real TransferQueue
+
+
+@pytest.fixture(scope="module")
+def transfer_queue():
+    import ray
+    import transfer_queue as tq
+
+    # TransferQueue's actors each ask Ray for a CPU, and 8 storage units hang a small machine (DESIGN 5).
+    ray.init(num_cpus=16, include_dashboard=False, log_to_driver=False)
+    tq_config = compose_verl("transfer_queue.backend.SimpleStorage.num_data_storage_units=1").transfer_queue
+    tq_config.enable = True
+    tq.init(tq_config)
+    yield tq
+    tq.close()
+    ray.shutdown()
+
+
+def make_samples(seed: int, groups: int = 4, quarter_scores: bool = False):
+    """Per-sample dicts as verl's agent loop writes them (uid, masks, token-level rm_scores, extra_fields)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for g in range(groups):
+        uid = uuid.uuid4().hex
+        for s in range(GROUP):
+            length = int(rng.integers(2, 7))
+            info = {
+                "accuracy": float((s + g) % 2) if g else 1.0,  # group 0 alone has a constant accuracy (no signal)
+                "format": float(rng.integers(0, 2)),
+                "faithfulness": float(rng.integers(0, 5)) / 4 if quarter_scores else float(rng.random()),
+                "comprehensiveness": float(rng.integers(0, 5)) / 4 if quarter_scores else float(rng.random()),
+            }
+            total = sum(WEIGHTS[k] * v for k, v in info.items())
+            rm_scores = torch.zeros(length, dtype=torch.float32)
+            rm_scores[-1] = total
+            samples.append(
+                {
+                    "key": f"{uid}_{s}_0",
+                    "uid": uid,
+                    "response_mask": torch.ones(length, dtype=torch.int64),
+                    "rm_scores": rm_scores,
+                    "extra_fields": {"reward_extra_info": {"score": total, **info}, "min_global_steps": 0},
+                    "is_padding": False,
+                }
+            )
+    return samples
+
+
+def add_padding(samples, count: int = 2):
+    """verl's upsample_batch_to_divisible_size: copies of sample 0 under a fresh uid, zero mask and reward."""
+    pad_uid = f"pad{uuid.uuid4().hex}"
+    for i in range(count):
+        samples.append(
+            {
+                **samples[0],
+                "key": f"{pad_uid}_{i}_0",
+                "uid": pad_uid,
+                "response_mask": torch.zeros(1, dtype=torch.int64),
+                "rm_scores": torch.zeros(1, dtype=torch.float32),
+                "is_padding": True,
+            }
+        )
+    return samples
+
+
+def put_batch(tq, samples):
+    from transfer_queue import KVBatchMeta
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    keys = [s["key"] for s in samples]
+    fields = [{k: v for k, v in s.items() if k not in ("key", "is_padding")} for s in samples]
+    tags = [{"status": "success", "is_padding": s["is_padding"]} for s in samples]
+    tq.kv_batch_put(keys=keys, partition_id="train", fields=list_of_dict_to_tensordict(fields), tags=tags)
+    return KVBatchMeta(partition_id="train", keys=keys, tags=tags)
+
+
+def read_advantages(tq, batch):
+    data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["advantages", "returns"])
+    return data.to_padded_tensor()
+
+
+def trainer_for(mode: str, config):
+    """The registered V1 trainer class, without its heavy __init__ (workers, datasets)."""
+    cls = get_trainer_cls(mode)
+    trainer = cls.__new__(cls)
+    trainer.config = config
+    return trainer
+
+
+def verl_trainer_for(mode: str, config):
+    cls = get_trainer_cls(mode)
+    original = next(base for base in cls.__bases__ if base is not CRPOAdvantageMixin)
+    trainer = original.__new__(original)
+    trainer.config = config
+    return trainer
+
+
+def expected_crpo(samples, algorithm):
+    """The estimator called directly on the batch, as a DataProto would hold it."""
+    mask = torch.nn.utils.rnn.pad_sequence([s["response_mask"] for s in samples], batch_first=True)
+    rewards = torch.nn.utils.rnn.pad_sequence([s["rm_scores"] for s in samples], batch_first=True)
+    uids = np.array([s["uid"] for s in samples], dtype=object)
+    non_tensor = {
+        k: np.array([s["extra_fields"]["reward_extra_info"][k] for s in samples]) for k in algorithm.crpo.weights
+    }
+    advantages, _ = compute_crpo_outcome_advantage(rewards, mask, uids, config=algorithm, non_tensor_batch=non_tensor)
+    return advantages, non_tensor, uids
+
+
+class TestV1AdvantageStep:
+    @pytest.mark.parametrize("mode", SUPPORTED_TRAINER_MODES)
+    def test_crpo_advantages_and_metrics_match_the_estimator(self, transfer_queue, base_config, mode):
+        samples = add_padding(make_samples(seed=1))
+        batch = put_batch(transfer_queue, samples)
+        metrics = {}
+        trainer_for(mode, base_config)._compute_advantage(batch, metrics)
+        out = read_advantages(transfer_queue, batch)
+
+        expected, non_tensor, uids = expected_crpo(samples, base_config.algorithm)
+        torch.testing.assert_close(out["advantages"], expected, rtol=0, atol=0)
+        torch.testing.assert_close(out["returns"], expected, rtol=0, atol=0)
+
+        # Metrics: from the estimator module's helper, over the real (non-padding) samples only.
+        real = np.array([not s["is_padding"] for s in samples])
+        cfg = CRPOConfig.from_algorithm_config(base_config.algorithm)
+        scores = torch.tensor(np.stack([non_tensor[k][real] for k in cfg.names]), dtype=torch.float32)
+        _, normalized = crpo_scalar_advantage(scores, uids[real], None, dataclasses.replace(cfg, whiten=False))
+        assert metrics == pytest.approx(crpo_step_metrics(scores, normalized, uids[real], cfg))
+        for name in WEIGHTS:
+            for stat in ("mean", "constant_group_frac", "adv_share"):
+                assert f"crpo/{name}/{stat}" in metrics
+        # Group 0 has a constant accuracy: 1 of the 4 real groups (the padding group is not counted).
+        assert metrics["crpo/accuracy/constant_group_frac"] == pytest.approx(0.25)
+        assert metrics["crpo/format/adv_share"] == 0.0  # weight 0
+
+    def test_grpo_takes_verls_own_step_unchanged(self, transfer_queue, base_config):
+        config = with_algorithm(base_config, adv_estimator="grpo")
+        batch = put_batch(transfer_queue, add_padding(make_samples(seed=2)))
+        verl_metrics, our_metrics = {}, {}
+        verl_trainer_for("sync", config)._compute_advantage(batch, verl_metrics)
+        verl_out = read_advantages(transfer_queue, batch)
+        trainer_for("sync", config)._compute_advantage(batch, our_metrics)
+        our_out = read_advantages(transfer_queue, batch)
+        torch.testing.assert_close(our_out["advantages"], verl_out["advantages"], rtol=0, atol=0)
+        assert our_metrics == verl_metrics == {}
+
+    def test_crpo_sum_without_whitening_equals_verls_grpo_step_on_the_weighted_total(self, transfer_queue, base_config):
+        # rm_scores hold the weighted total; scores on a 1/4 grid keep every group mean exact.
+        batch = put_batch(transfer_queue, make_samples(seed=3, quarter_scores=True))
+        verl_trainer_for("sync", with_algorithm(base_config, adv_estimator="grpo"))._compute_advantage(batch, {})
+        grpo = read_advantages(transfer_queue, batch)["advantages"]
+        crpo_sum = with_algorithm(base_config, crpo={"aggregation": "sum", "whiten": False})
+        trainer_for("sync", crpo_sum)._compute_advantage(batch, {})
+        torch.testing.assert_close(read_advantages(transfer_queue, batch)["advantages"], grpo)
+
+    def test_a_sample_without_an_objective_is_an_error_naming_it(self, transfer_queue, base_config):
+        samples = make_samples(seed=4, groups=1)
+        samples[1] = {**samples[1], "extra_fields": {"reward_extra_info": {"accuracy": 1.0, "format": 1.0}}}
+        with pytest.raises(ValueError, match=r"'faithfulness' is missing from the reward_extra_info of sample"):
+            trainer_for("sync", base_config)._compute_advantage(put_batch(transfer_queue, samples), {})
+
+    def test_a_nan_objective_is_an_error_naming_it(self, transfer_queue, base_config):
+        samples = make_samples(seed=5, groups=1)
+        info = {**samples[2]["extra_fields"]["reward_extra_info"], "comprehensiveness": float("nan")}
+        samples[2] = {**samples[2], "extra_fields": {"reward_extra_info": info}}
+        with pytest.raises(ValueError, match=r"'comprehensiveness' has a non-finite score"):
+            trainer_for("sync", base_config)._compute_advantage(put_batch(transfer_queue, samples), {})
+
+
+# ---------------------------------------------------------------- installation
+
+
+class TestInstallation:
+    def test_every_builtin_v1_mode_carries_the_mixin_under_its_own_name(self):
+        for mode in SUPPORTED_TRAINER_MODES:
+            cls = trainer_base.TRAINER_REGISTRY[mode]
+            assert issubclass(cls, CRPOAdvantageMixin)
+            original = cls.__bases__[1]
+            assert cls.__name__ == original.__name__ and cls.__qualname__ == original.__qualname__
+            assert cls.__mro__[1] is CRPOAdvantageMixin  # first, so its _compute_advantage wins
+
+    def test_installing_twice_changes_nothing(self):
+        registry = dict(trainer_base.TRAINER_REGISTRY)
+        backport = ray_trainer.compute_advantage
+        crpo_trainer.install()
+        crpo_trainer._install_v1(None)
+        crpo_trainer._install_backport(ray_trainer)
+        import verl.utils.config as config_utils
+
+        validate = config_utils.validate_config
+        crpo_trainer._install_validate(config_utils)
+        assert registry == trainer_base.TRAINER_REGISTRY
+        assert ray_trainer.compute_advantage is backport is crpo_trainer.compute_advantage
+        assert config_utils.validate_config is validate
+        assert "installed for trainer modes sync, colocate_async, separate_async" in crpo_trainer.integration_status()
+
+    def test_fresh_process_installs_lazily_exactly_when_the_v1_trainers_are_imported(self):
+        code = """
+import json, sys
+import verl
+from verl_crpo import trainer
+before = trainer.integration_status()
+lazy = "verl.trainer.ppo.v1" not in sys.modules
+from verl.trainer.ppo.v1 import get_trainer_cls
+from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+cls = get_trainer_cls("sync")
+print(json.dumps({"before": before, "lazy": lazy, "after": trainer.integration_status(),
+    "name": cls.__name__, "mixin": issubclass(cls, trainer.CRPOAdvantageMixin),
+    "keys": sorted(TRAINER_REGISTRY), "plugin": "verl_crpo.plugin" in sys.modules}))
+"""
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        assert report["plugin"], "the verl.plugins entry point did not load verl_crpo.plugin"
+        assert report["lazy"] and "armed" in report["before"]
+        assert report["name"] == "PPOTrainerSync" and report["mixin"]
+        assert report["keys"] == sorted(SUPPORTED_TRAINER_MODES)
+        assert "installed for trainer modes" in report["after"]
+
+
+# ---------------------------------------------------------------- legacy trainer and compute_advantage
+
+
+class TestComputeAdvantageBackport:
+    def make_data(self, samples):
+        mask = torch.nn.utils.rnn.pad_sequence([s["response_mask"] for s in samples], batch_first=True)
+        rewards = torch.nn.utils.rnn.pad_sequence([s["rm_scores"] for s in samples], batch_first=True)
+        non_tensor = {"uid": np.array([s["uid"] for s in samples], dtype=object)}
+        # What the legacy RayPPOTrainer.fit does with the reward extra infos:
+        infos = [s["extra_fields"]["reward_extra_info"] for s in samples]
+        non_tensor.update({k: np.array([info[k] for info in infos]) for k in infos[0]})
+        return DataProto.from_dict(
+            tensors={"response_mask": mask, "token_level_rewards": rewards}, non_tensors=non_tensor
+        )
+
+    def test_legacy_trainer_looks_compute_advantage_up_at_call_time(self):
+        assert "compute_advantage" in ray_trainer.RayPPOTrainer.fit.__code__.co_names
+        assert ray_trainer.compute_advantage is crpo_trainer.compute_advantage
+        from verl.trainer.ppo.v1 import utils as v1_utils
+
+        assert v1_utils.compute_advantage is crpo_trainer.compute_advantage
+
+    def test_crpo_through_verls_compute_advantage_gets_the_objectives(self, base_config):
+        samples = make_samples(seed=6)
+        data = ray_trainer.compute_advantage(
+            self.make_data(samples), adv_estimator="crpo", num_repeat=GROUP, config=base_config.algorithm
+        )
+        expected, _, _ = expected_crpo(samples, base_config.algorithm)
+        torch.testing.assert_close(data.batch["advantages"], expected, rtol=0, atol=0)
+
+    @pytest.mark.parametrize("estimator", ["grpo", "rloo", "reinforce_plus_plus"])
+    def test_other_estimators_get_verls_result_unchanged(self, base_config, estimator):
+        config = with_algorithm(base_config, adv_estimator=estimator).algorithm
+        samples = make_samples(seed=7)
+        ours = ray_trainer.compute_advantage(self.make_data(samples), estimator, num_repeat=GROUP, config=config)
+        verl_result = crpo_trainer._verl_compute_advantage(
+            self.make_data(samples), estimator, num_repeat=GROUP, config=config
+        )
+        assert crpo_trainer._verl_compute_advantage is not crpo_trainer.compute_advantage
+        torch.testing.assert_close(ours.batch["advantages"], verl_result.batch["advantages"], rtol=0, atol=0)
+
+    def test_core_registry_holds_the_estimator(self):
+        assert core_algos.get_adv_estimator_fn("crpo") is compute_crpo_outcome_advantage
+
+
+def test_objectives_from_extra_fields_unwraps_tensordict_values():
+    from tensordict import NonTensorData
+
+    rows = [NonTensorData({"reward_extra_info": {"accuracy": 1.0}}), {"reward_extra_info": {"accuracy": 0.0}}]
+    out = objectives_from_extra_fields(rows, ["accuracy"])
+    np.testing.assert_array_equal(out["accuracy"], [1.0, 0.0])
+
+
+# ---------------------------------------------------------------- fail fast
+
+
+def crpo_overrides(weights=None, *extra: str, reward=("reward.reward_manager.name=clinical",)):
+    weights = WEIGHTS if weights is None else weights
+    return [
+        "algorithm.adv_estimator=crpo",
+        *(f"+algorithm.crpo.weights.{k}={v}" for k, v in weights.items()),
+        *reward,
+        f"actor_rollout_ref.rollout.n={GROUP}",
+        *extra,
+    ]
+
+
+OURS_BY_PATH = os.path.join(os.path.dirname(crpo_trainer.__file__), "rewards", "__init__.py")
+
+
+class TestFailFast:
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            # No weights at all: the estimator would not know what to optimise.
+            (["algorithm.adv_estimator=crpo"], r"algorithm\.crpo is missing.*\+algorithm\.crpo\.weights\.accuracy"),
+            (crpo_overrides({}, "+algorithm.crpo.whiten=true"), r"algorithm\.crpo\.weights is missing"),
+            (crpo_overrides(None, "+algorithm.crpo.aggregation=mean"), r"aggregation must be one of decoupled, sum"),
+            (crpo_overrides({"accuracy": -1.0}), r"weights\.accuracy must be >= 0"),
+            (crpo_overrides({"accuracy": "inf"}), r"weights\.accuracy must be finite"),
+            (crpo_overrides({"accuracy": 0.0}), r"all zero"),
+            (crpo_overrides(None, "+algorithm.crpo.whitening=true"), r"unknown key\(s\) under algorithm\.crpo"),
+            # The estimator ignores token_level_rewards: an in-reward KL penalty would silently vanish.
+            (crpo_overrides(None, "algorithm.use_kl_in_reward=true"), r"use_kl_in_reward=false.*use_kl_loss=true"),
+            # A mode whose trainer class never fetches extra_fields cannot feed the estimator.
+            (crpo_overrides(None, "trainer.v1.trainer_mode=bogus"), r"trainer_mode='bogus'.*trainer_mode=sync"),
+            # Our reward produces four objectives; a fifth name can only be a typo.
+            (crpo_overrides({"accuracy": 10, "faithfullness": 1}), r"\['faithfullness'\].*'clinical'.*produces"),
+            (
+                crpo_overrides(
+                    {"accuracy": 10, "bogus": 1},
+                    reward=["reward.custom_reward_function.path=pkg://verl_crpo.rewards"],
+                ),
+                r"\['bogus'\].*custom_reward_function\.path='pkg://verl_crpo\.rewards'",
+            ),
+            (
+                crpo_overrides(
+                    {"accuracy": 10, "bogus": 1}, reward=[f"reward.custom_reward_function.path={OURS_BY_PATH}"]
+                ),
+                r"\['bogus'\].*does not produce",
+            ),
+        ],
+    )
+    def test_refusals_name_the_fix(self, overrides, message):
+        with pytest.raises(ValueError, match=message):
+            check_crpo_config(compose_verl(*overrides))
+
+    def test_a_foreign_reward_is_a_warning_not_an_error(self):
+        warnings = check_crpo_config(compose_verl(*crpo_overrides({"accuracy": 10, "my_objective": 1}, reward=[])))
+        assert any("not verl_crpo's" in w and "my_objective" in w for w in warnings)
+
+    def test_legacy_trainer_works_but_warns_that_metrics_are_v1_only(self):
+        warnings = check_crpo_config(compose_verl(*crpo_overrides(None, "trainer.use_v1=false")))
+        assert any("crpo/* metrics" in w for w in warnings)
+
+    def test_reward_weights_that_differ_from_the_estimators_are_flagged(self):
+        config = compose_verl(*crpo_overrides(None, "+reward.reward_kwargs.weights.accuracy=5"))
+        assert any("differ from algorithm.crpo.weights" in w for w in check_crpo_config(config))
+        same = compose_verl(
+            *crpo_overrides(None, *(f"+reward.reward_kwargs.weights.{k}={v}" for k, v in WEIGHTS.items()))
+        )
+        assert check_crpo_config(same) == []
+
+    def test_other_estimators_are_not_checked(self):
+        assert check_crpo_config(compose_verl("algorithm.adv_estimator=grpo", "+algorithm.crpo.weights.x=-1")) == []
+
+    def test_building_a_patched_trainer_checks_before_verls_heavy_init(self):
+        bad = compose_verl(*crpo_overrides({"accuracy": -1.0}))
+        start = time.monotonic()
+        with pytest.raises(ValueError, match=r"must be >= 0"):
+            get_trainer_cls("sync")(config=bad)
+        assert time.monotonic() - start < 5
+
+    def test_main_ppo_exits_in_the_driver_before_ray_starts(self):
+        start = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-m", "verl.trainer.main_ppo", *crpo_overrides({"accuracy": 10, "faithfullness": 1})],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert out.returncode != 0
+        assert "['faithfullness']" in out.stderr and "does not produce" in out.stderr
+        assert "ray init kwargs" not in out.stdout  # main_ppo prints this just before ray.init
+        assert time.monotonic() - start < 90
