@@ -1,0 +1,238 @@
+"""The dataset row a response is scored against: validated once, pre-processed, cached.
+
+Bad data is not a bad response: a malformed row raises :class:`ValueError` naming the problem and
+the row (``data_source`` and ``extra_info["index"]``), instead of silently scoring 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from verl_crpo.rewards.text import GENERIC_WORDS, numbers_in, sanitize, stems_of, words_of
+
+__all__ = ["LETTERS", "Case", "build_case"]
+
+logger = logging.getLogger(__name__)
+
+LETTERS = "ABCDEFGHIJ"
+_CLAUSE_SPLIT = re.compile(r"[.;:,!?()]\s|\s(?:and|but|or|with|who|which)\s")
+_MIN_CLAUSE_WORDS = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """A validated question with what the objectives need from it.
+
+    Attributes:
+        gold: the correct option letter.
+        options: letter to option text, in letter order (read-only).
+        question: the case text (``""`` when absent and not needed).
+        findings: content stems of the case text, less generic vignette words.
+        numbers: canonical numbers in the case text and options, plus temperatures converted
+            between °C and °F (a conversion is not an invented value).
+        words: every lower-cased word of the case text and options.
+        clauses: the case's clauses of 4+ words, lower-cased with single spaces, longest first,
+            each with its two longest words (verbatim copies of them are not reasoning).
+        option_stems: per letter, all content stems of the option text.
+        option_words: per letter, the lower-cased words of the option text.
+        option_keys: per letter, ``(stems that identify it, how many of them a mention needs)``.
+        stem_owner: identifying stem to the letters it identifies.
+    """
+
+    gold: str
+    options: Mapping[str, str]
+    question: str
+    findings: frozenset[str]
+    numbers: frozenset[str]
+    words: frozenset[str]
+    clauses: tuple[tuple[str, str, str], ...]
+    option_stems: Mapping[str, frozenset[str]]
+    option_words: Mapping[str, frozenset[str]]
+    option_keys: Mapping[str, tuple[frozenset[str], int]]
+    stem_owner: Mapping[str, tuple[str, ...]]
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        return tuple(self.options)
+
+
+def build_case(data_source: Any, ground_truth: Any, extra_info: Any, need_question: bool) -> Case:
+    """Validate a dataset row and pre-process it (cached: a GRPO group shares one row).
+
+    Args:
+        data_source: the row's data source (named in error messages).
+        ground_truth: the correct letter, e.g. ``"C"`` (surrounding spaces and case are ignored).
+        extra_info: mapping with ``options`` (letters ``A``.. without gaps to non-empty text) and
+            ``question`` (the case text), as DESIGN.md section 3 specifies.
+        need_question: whether a missing question is an error (it is when faithfulness has
+            weight); otherwise the case is built with no findings.
+
+    Raises:
+        ValueError: malformed ground truth, options or question; the message names the row.
+
+    Example:
+        >>> case = build_case("medqa", " b ", {"question": "Fever and a productive cough.",
+        ...                   "options": {"A": "Asthma", "B": "Pneumonia"}, "index": 3}, True)
+        >>> case.gold, case.letters, sorted(case.findings)
+        ('B', ('A', 'B'), ['cough', 'fever', 'produc'])
+        >>> build_case("medqa", "E", {"question": "Fever.", "options": {"A": "Asthma", "B": "Pneumonia"},
+        ...            "index": 3}, True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: medqa row 3: ground truth 'E' is not one of the option letters A, B; fix the row's ...
+    """
+    if extra_info is None:
+        extra_info = {}
+    if not isinstance(extra_info, Mapping):
+        raise ValueError(
+            f"{data_source} row ?: extra_info must be a mapping with 'question' and 'options', "
+            f"got {type(extra_info).__name__}"
+        )
+    options = extra_info.get("options")
+    question = extra_info.get("question")
+    try:
+        key = (
+            str(data_source),
+            ground_truth,
+            question,
+            tuple(options.items()) if isinstance(options, Mapping) else options,
+            need_question,
+        )
+        hash(key)
+    except TypeError:
+        key = None
+    if key is None:
+        return _build(data_source, ground_truth, options, question, need_question, extra_info.get("index"))
+    return _cached_build(key, extra_info.get("index"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_build_inner(key: tuple) -> Case:
+    data_source, ground_truth, question, options, need_question = key
+    return _build(
+        data_source,
+        ground_truth,
+        dict(options) if isinstance(options, tuple) else options,
+        question,
+        need_question,
+        None,
+    )
+
+
+def _cached_build(key: tuple, index: Any) -> Case:
+    try:
+        return _cached_build_inner(key)
+    except ValueError as err:
+        # Name the row that failed: the cache is keyed without the index, which differs per row.
+        raise ValueError(str(err).replace(" row ?:", f" row {index}:", 1)) from None
+
+
+def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, need_question: bool, index: Any) -> Case:
+    row = f"{data_source} row {'?' if index is None else index}:"
+    options = _validate_options(options, row)
+    if not isinstance(ground_truth, str):
+        raise ValueError(
+            f"{row} ground truth must be one option letter as a string, got {ground_truth!r}; "
+            "fix the row's reward_model.ground_truth"
+        )
+    gold = sanitize(ground_truth).strip().upper()
+    if len(gold) != 1 or gold not in options:
+        raise ValueError(
+            f"{row} ground truth {ground_truth!r} is not one of the option letters {', '.join(options)}; "
+            "fix the row's reward_model.ground_truth"
+        )
+    if question is None or (isinstance(question, str) and not question.strip()):
+        if need_question:
+            raise ValueError(
+                f"{row} extra_info.question is missing or empty; faithfulness needs the case text "
+                "(or set its weight to 0)"
+            )
+        question = ""
+    elif not isinstance(question, str):
+        raise ValueError(f"{row} extra_info.question must be a string, got {type(question).__name__}")
+    question = sanitize(question)
+    option_text = " ".join(options.values())
+    option_stems = {letter: frozenset(stems_of(words_of(text))) for letter, text in options.items()}
+    owners: dict[str, list[str]] = {}
+    for letter, stems in option_stems.items():
+        for stem in stems:
+            owners.setdefault(stem, []).append(letter)
+    option_keys = {}
+    for letter, stems in option_stems.items():
+        own = frozenset(s for s in stems if len(owners[s]) == 1)
+        keys = own or stems
+        option_keys[letter] = (keys, len(keys) if len(keys) <= 2 else math.ceil(len(keys) / 2))
+    key_stems = sorted({s for keys, _ in option_keys.values() for s in keys}, key=lambda s: (-len(s), s))
+    stem_owner = {s: tuple(sorted(letter for letter, (keys, _) in option_keys.items() if s in keys)) for s in key_stems}
+    question_words = words_of(question)
+    numbers = set(numbers_in(question + " " + option_text))
+    return Case(
+        gold=gold,
+        options=MappingProxyType(options),
+        question=question,
+        findings=frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS)),
+        numbers=frozenset(numbers | _temperature_conversions(numbers)),
+        words=frozenset(question_words) | frozenset(words_of(option_text)),
+        clauses=_clauses(question),
+        option_stems=MappingProxyType(option_stems),
+        option_words=MappingProxyType({letter: frozenset(words_of(text)) for letter, text in options.items()}),
+        option_keys=MappingProxyType(option_keys),
+        stem_owner=MappingProxyType(stem_owner),
+    )
+
+
+def _validate_options(options: Any, row: str) -> dict[str, str]:
+    if not isinstance(options, Mapping) or not options:
+        raise ValueError(
+            f"{row} extra_info.options must be a non-empty mapping of letters to option text, "
+            f"got {type(options).__name__}"
+        )
+    items = list(options.items())
+    # Parquet stores a dict column as a struct over the union of all rows' keys, so a 4-option row
+    # read back from a file that also holds 5-option rows carries "E": None. Trailing Nones only.
+    while items and items[-1][1] is None:
+        items.pop()
+    letters = [k for k, _ in items]
+    if any(not isinstance(k, str) or len(k) != 1 or k not in LETTERS for k in letters):
+        raise ValueError(f"{row} extra_info.options keys must be single capital letters A-J, got {letters!r}")
+    if sorted(letters) != list(LETTERS[: len(letters)]):
+        raise ValueError(
+            f"{row} extra_info.options letters must run A, B, C, ... without gaps, got {', '.join(sorted(letters))}"
+        )
+    if len(letters) < 2:
+        raise ValueError(f"{row} extra_info.options needs at least two options, got {len(letters)}")
+    for letter, text in items:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{row} extra_info.options[{letter!r}] must be non-empty text, got {text!r}")
+    return {letter: sanitize(text).strip() for letter, text in sorted(items)}
+
+
+def _temperature_conversions(numbers: set[str]) -> set[str]:
+    out = set()
+    for token in numbers:
+        value = float(token)
+        if 93.0 <= value <= 110.0:
+            celsius = (value - 32.0) * 5.0 / 9.0
+            out.update({f"{celsius:.1f}".rstrip("0").rstrip("."), str(round(celsius))})
+        elif 34.0 <= value <= 43.5:
+            fahrenheit = value * 9.0 / 5.0 + 32.0
+            out.update({f"{fahrenheit:.1f}".rstrip("0").rstrip("."), str(round(fahrenheit))})
+    return out
+
+
+def _clauses(question: str) -> tuple[str, ...]:
+    lowered = " ".join(question.lower().split())
+    parts = (" ".join(p.split()) for p in _CLAUSE_SPLIT.split(lowered + " "))
+    long_parts = {p.strip(" .;:,!?") for p in parts if len(p.split()) >= _MIN_CLAUSE_WORDS}
+    clauses = []
+    for part in sorted(long_parts, key=lambda p: (-len(p), p)):
+        longest = sorted(words_of(part), key=lambda w: (-len(w), w))
+        clauses.append((part, longest[0], longest[1] if len(longest) > 1 else longest[0]))
+    return tuple(clauses)

@@ -1,0 +1,209 @@
+"""The four clinical objectives, each in [0, 1], read from one shared :class:`Assessment`.
+
+CRPO's exact rules are unpublished (DESIGN.md section 1); every rule below is our choice, made to
+follow DESIGN.md section 3. Each objective's docstring states exactly what earns credit.
+Without a recognisable structure (see :mod:`verl_crpo.rewards.parsing`) no objective can be
+verified and all four are 0: that is how ``format`` acts through the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from verl_crpo.rewards.case import Case
+from verl_crpo.rewards.findings import copied_clauses, grader_directed, invented_findings
+from verl_crpo.rewards.options import Weighing, weigh_options
+from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
+from verl_crpo.rewards.text import stems_of, words_of
+
+__all__ = [
+    "CONCLUSION_EVIDENCE_TARGET",
+    "INVENTED_FINDING_FACTOR",
+    "Assessment",
+    "accuracy_reward",
+    "assess",
+    "comprehensiveness_reward",
+    "faithfulness_reward",
+    "format_reward",
+    "grounding_target",
+]
+
+CONCLUSION_EVIDENCE_TARGET = 2
+INVENTED_FINDING_FACTOR = 0.5
+_NO_WEIGHING = Weighing(frozenset(), frozenset(), {}, None)
+_BOX_SPAN = regex.compile(r"\\boxed\s*+\{(?:[^{}]|\{[^{}]*+\})*+\}")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the objectives read from one response, computed once.
+
+    Attributes:
+        parsed: the parsed response.
+        case: the validated case.
+        answer: the single final answer letter, or None (see :func:`accuracy_reward`).
+        analysis: how the analysis weighs the options.
+        conclusion: how the conclusion (its boxes removed) weighs the options.
+        findings_cited: distinct case-finding stems in the analysis outside copied case clauses.
+        conclusion_evidence: distinct case-finding stems in the conclusion that the analysis
+            (outside copied clauses) also states.
+        copied_fraction: share of the analysis's characters that are verbatim case clauses.
+        invented: statements about the patient the case does not support (whole response).
+        grader_directed: whether the response addresses the grader.
+    """
+
+    parsed: ParsedResponse
+    case: Case
+    answer: str | None
+    analysis: Weighing
+    conclusion: Weighing
+    findings_cited: int
+    conclusion_evidence: int
+    copied_fraction: float
+    invented: int
+    grader_directed: bool
+
+
+def assess(parsed: ParsedResponse, case: Case) -> Assessment:
+    """Compute the shared evidence for the objectives.
+
+    Example:
+        >>> from verl_crpo.rewards.case import build_case
+        >>> from verl_crpo.rewards.parsing import parse_response
+        >>> case = build_case("demo", "B", {"question": "Fever, productive cough and right basal crackles.",
+        ...                   "options": {"A": "Asthma", "B": "Pneumonia"}}, True)
+        >>> a = assess(parse_response("<dx>Fever with crackles points to pneumonia.</dx>"
+        ...            "<conclusion>Fever and crackles: pneumonia. \\\\boxed{B}</conclusion>"), case)
+        >>> a.answer, a.findings_cited, a.conclusion_evidence, a.analysis.choice
+        ('B', 2, 2, 'B')
+    """
+    answer = _final_answer(parsed, case)
+    if not parsed.structure_ok:
+        return Assessment(
+            parsed,
+            case,
+            answer,
+            _NO_WEIGHING,
+            _NO_WEIGHING,
+            0,
+            0,
+            0.0,
+            invented_findings(parsed.text, case),
+            grader_directed(parsed.text),
+        )
+    analysis_words = words_of(parsed.analysis)
+    analysis_word_set = set(analysis_words)
+    analysis_stems = stems_of(analysis_word_set)
+    own_text, copied = copied_clauses(parsed.analysis, case, analysis_word_set)
+    own_stems = stems_of(words_of(own_text)) if copied else analysis_stems
+    cited = own_stems & case.findings
+    conclusion_text = _without_boxes(parsed.conclusion)
+    conclusion_stems = stems_of(words_of(conclusion_text))
+    return Assessment(
+        parsed=parsed,
+        case=case,
+        answer=answer,
+        analysis=weigh_options(parsed.analysis, case, stems=analysis_stems),
+        conclusion=weigh_options(conclusion_text, case, count_neutral=True, stems=conclusion_stems),
+        findings_cited=len(cited),
+        conclusion_evidence=len(conclusion_stems & cited),
+        copied_fraction=copied,
+        invented=invented_findings(parsed.text, case),
+        grader_directed=grader_directed(parsed.text),
+    )
+
+
+def _final_answer(parsed: ParsedResponse, case: Case) -> str | None:
+    if not parsed.structure_ok or not 0 < parsed.num_boxes <= MAX_BOXES or len(parsed.boxes) != parsed.num_boxes:
+        return None
+    letters = {resolve_letter(box.content, case.options) for box in parsed.boxes}
+    if None in letters or len(letters) != 1 or not any(box.in_conclusion for box in parsed.boxes):
+        return None
+    return letters.pop()
+
+
+def _without_boxes(conclusion: str) -> str:
+    # Box contents are the answer itself, not an argument for it.
+    return _BOX_SPAN.sub(" ", conclusion).replace("\\boxed", " ")
+
+
+def grounding_target(case: Case) -> int:
+    """Distinct case findings the analysis must cite for full grounding: an eighth of the case's
+    finding stems, at least 3 and at most 6. Citing more earns nothing (no reward for copying)."""
+    return min(6, max(3, len(case.findings) // 8))
+
+
+def accuracy_reward(a: Assessment) -> float:
+    """1.0 when the response gives exactly one final answer and it is the gold letter, else 0.0.
+
+    Exactly one final answer (our reading of DESIGN.md section 3): the structure is
+    recognisable; every ``\\boxed`` in the response (at most 8) has readable content that
+    resolves to an option letter; all of them name the same letter; at least one lies in the
+    conclusion. Hedging (two letters), an unreadable or out-of-range box, a second conclusion,
+    no box, or a box only outside the conclusion all earn 0.
+    """
+    return 1.0 if a.answer is not None and a.answer == a.case.gold else 0.0
+
+
+def format_reward(a: Assessment) -> float:
+    """Quarter credit for each of four checks, 0.0 without a recognisable structure. Range [0, 1].
+
+    1. The structure is recognisable: analysis then conclusion tags, once each, non-blank.
+    2. Nothing but whitespace outside the two blocks.
+    3. Exactly one ``\\boxed`` in the whole response, and it lies in the conclusion.
+    4. The response has a single readable final answer (as for accuracy, right or wrong).
+    """
+    p = a.parsed
+    if not p.structure_ok:
+        return 0.0
+    single_box = p.num_boxes == 1 and len(p.boxes) == 1 and p.boxes[0].in_conclusion
+    return (1 + (not p.outside) + single_box + (a.answer is not None)) / 4
+
+
+def faithfulness_reward(a: Assessment) -> float:
+    """Mean of grounding, evidence and consistency, halved per invented finding. Range [0, 1].
+
+    * grounding: distinct case findings the analysis cites in its own words (verbatim case
+      clauses removed first), divided by :func:`grounding_target`, capped at 1.
+    * evidence: distinct case findings the conclusion cites that the analysis also stated,
+      over :data:`CONCLUSION_EVIDENCE_TARGET` (2), capped at 1.
+    * consistency (the paper's consistency term): half for the analysis arguing for the boxed
+      answer (it is the unique option with most support-minus-rejection mentions), half for the
+      conclusion doing so; 0 without a single final answer.
+    * each invented patient finding (:func:`~verl_crpo.rewards.findings.invented_findings`)
+      multiplies the result by :data:`INVENTED_FINDING_FACTOR` (0.5).
+
+    0.0 without a recognisable structure or when the response addresses the grader.
+    """
+    if not a.parsed.structure_ok or a.grader_directed:
+        return 0.0
+    grounding = min(1.0, a.findings_cited / grounding_target(a.case))
+    evidence = min(1.0, a.conclusion_evidence / CONCLUSION_EVIDENCE_TARGET)
+    return (grounding + evidence + consistency(a)) / 3 * INVENTED_FINDING_FACTOR**a.invented
+
+
+def consistency(a: Assessment) -> float:
+    """Half for the analysis, half for the conclusion arguing for the single final answer."""
+    if a.answer is None:
+        return 0.0
+    return 0.5 * (a.analysis.choice == a.answer) + 0.5 * (a.conclusion.choice == a.answer)
+
+
+def comprehensiveness_reward(a: Assessment) -> float:
+    """Share of the options the analysis weighs with a reason. Range [0, 1].
+
+    With ``n`` options: one credit when the final answer has a reasoned supporting mention in
+    the analysis, one per other option with a reasoned rejecting mention (without a single
+    final answer, only rejections count); divided by ``n``. Mentions in a sentence naming three
+    or more options are a list and earn nothing; so does a stance without a reason (rules in
+    :mod:`verl_crpo.rewards.options`). 0.0 without a recognisable structure.
+    """
+    return options_addressed(a) / len(a.case.options) if a.parsed.structure_ok else 0.0
+
+
+def options_addressed(a: Assessment) -> int:
+    """Options weighed with a reason: the answer supported plus the other options rejected."""
+    supported = a.answer is not None and a.answer in a.analysis.supported
+    return int(supported) + len(a.analysis.rejected - {a.answer})
