@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -17,13 +16,12 @@ from typing import Any
 
 from verl_crpo.rewards.text import GENERIC_WORDS, numbers_in, sanitize, stems_of, words_of
 
-__all__ = ["LETTERS", "Case", "build_case"]
+__all__ = ["LETTERS", "SHINGLE", "Case", "build_case"]
 
 logger = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGHIJ"
-_CLAUSE_SPLIT = re.compile(r"[.;:,!?()]\s|\s(?:and|but|or|with|who|which)\s")
-_MIN_CLAUSE_WORDS = 4
+SHINGLE = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +36,8 @@ class Case:
         numbers: canonical numbers in the case text and options, plus temperatures converted
             between °C and °F (a conversion is not an invented value).
         words: every lower-cased word of the case text and options.
-        clauses: the case's clauses of 4+ words, lower-cased with single spaces, longest first,
-            each with its two longest words (verbatim copies of them are not reasoning).
+        shingles: every run of :data:`SHINGLE` consecutive words of the case text (verbatim copies
+            of them are not reasoning).
         option_stems: per letter, all content stems of the option text.
         option_words: per letter, the lower-cased words of the option text.
         option_keys: per letter, ``(stems that identify it, how many of them a mention needs)``.
@@ -52,7 +50,7 @@ class Case:
     findings: frozenset[str]
     numbers: frozenset[str]
     words: frozenset[str]
-    clauses: tuple[tuple[str, str, str], ...]
+    shingles: frozenset[tuple[str, ...]]
     option_stems: Mapping[str, frozenset[str]]
     option_words: Mapping[str, frozenset[str]]
     option_keys: Mapping[str, tuple[frozenset[str], int]]
@@ -180,7 +178,7 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         findings=frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS)),
         numbers=frozenset(numbers | _temperature_conversions(numbers)),
         words=frozenset(question_words) | frozenset(words_of(option_text)),
-        clauses=_clauses(question),
+        shingles=frozenset(zip(*(question_words[i:] for i in range(SHINGLE)), strict=False)),
         option_stems=MappingProxyType(option_stems),
         option_words=MappingProxyType({letter: frozenset(words_of(text)) for letter, text in options.items()}),
         option_keys=MappingProxyType(option_keys),
@@ -225,14 +223,3 @@ def _temperature_conversions(numbers: set[str]) -> set[str]:
             fahrenheit = value * 9.0 / 5.0 + 32.0
             out.update({f"{fahrenheit:.1f}".rstrip("0").rstrip("."), str(round(fahrenheit))})
     return out
-
-
-def _clauses(question: str) -> tuple[str, ...]:
-    lowered = " ".join(question.lower().split())
-    parts = (" ".join(p.split()) for p in _CLAUSE_SPLIT.split(lowered + " "))
-    long_parts = {p.strip(" .;:,!?") for p in parts if len(p.split()) >= _MIN_CLAUSE_WORDS}
-    clauses = []
-    for part in sorted(long_parts, key=lambda p: (-len(p), p)):
-        longest = sorted(words_of(part), key=lambda w: (-len(w), w))
-        clauses.append((part, longest[0], longest[1] if len(longest) > 1 else longest[0]))
-    return tuple(clauses)

@@ -2,9 +2,9 @@
 
 Rules (our choices):
 
-* **Copied text.** A clause of the case (4+ words, split at punctuation and at "and", "but",
-  "or", "with", "who", "which") found verbatim in the analysis (lower-cased, spaces collapsed)
-  is removed before grounding is measured: restating the vignette is not citing evidence.
+* **Copied text.** Words of the analysis that lie in a run of 5 or more consecutive words found
+  verbatim in the case text (lower-cased words, punctuation ignored) are dropped before grounding
+  is measured: restating the vignette is not citing evidence.
 * **Invented findings** are statements about *this patient* that the case does not support:
 
   1. a measured value (a number followed by a clinical unit, or following a vital sign or lab
@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import regex
 
-from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.text import normalize_number, stems_of, words_of
+from verl_crpo.rewards.case import SHINGLE, Case
+from verl_crpo.rewards.text import normalize_number, stems_of
 
-__all__ = ["copied_clauses", "grader_directed", "invented_findings"]
+__all__ = ["grader_directed", "invented_findings", "strip_copied"]
 
 _UNIT = (
     r"%|°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|mg/dl\b|g/dl\b|mmol/l\b|meq/l\b|µmol/l\b|μmol/l\b|u/l\b|iu/l\b|"
@@ -103,41 +103,38 @@ _GRADER = regex.compile(
 )
 
 
-def copied_clauses(analysis: str, case: Case, words: set[str] | None = None) -> tuple[str, float]:
-    """Remove the case's verbatim clauses from ``analysis``.
+def strip_copied(words: list[str], case: Case) -> tuple[list[str], float]:
+    """Drop the words that lie in runs of 5+ words copied verbatim from the case text.
 
     Args:
-        analysis: the analysis text.
+        words: the analysis's lower-cased words (:func:`~verl_crpo.rewards.text.words_of`).
         case: the validated case.
-        words: the analysis's lower-cased words (:func:`~verl_crpo.rewards.text.words_of`), when
-            the caller has them already.
 
     Returns:
-        ``(remaining lower-cased text, fraction of the analysis's characters that were copied)``.
+        ``(the analysis's own words, fraction of its words that were copied)``.
 
     Example:
         >>> from verl_crpo.rewards.case import build_case
-        >>> case = build_case("demo", "A", {"question": "She has a dry cough for two months, and painful red "
-        ...     "bumps on her shins.", "options": {"A": "Sarcoidosis", "B": "Asthma"}}, True)
-        >>> rest, fraction = copied_clauses("She has a dry cough for two months. Erythema nodosum fits.", case)
-        >>> rest, round(fraction, 2)
-        ('. erythema nodosum fits.', 0.59)
+        >>> from verl_crpo.rewards.text import words_of
+        >>> case = build_case("demo", "A", {"question": "She has had a dry cough for two months and red bumps "
+        ...     "on her shins.", "options": {"A": "Sarcoidosis", "B": "Asthma"}}, True)
+        >>> words = words_of("She has had a dry cough for two months. Erythema nodosum fits.")
+        >>> own, fraction = strip_copied(words, case)
+        >>> own, round(fraction, 2)
+        (['erythema', 'nodosum', 'fits'], 0.75)
     """
-    if words is None:
-        words = set(words_of(analysis))
-    # A clause whose two longest words are absent cannot be there: skip the substring search.
-    candidates = [clause for clause, w1, w2 in case.clauses if w1 in words and w2 in words]
-    if not candidates:
-        return analysis.lower(), 0.0
-    text = " ".join(analysis.lower().split())
-    total = len(text)
-    copied = 0
-    for clause in candidates:
-        found = text.count(clause)
-        if found:
-            copied += found * len(clause)
-            text = text.replace(clause, " ")
-    return " ".join(text.split()), (min(1.0, copied / total) if total else 0.0)
+    # Shifted copies of the word list, zipped: the tuples are the runs (shorter copies end it).
+    grams = list(zip(*(words[i:] for i in range(SHINGLE)), strict=False))
+    shared = case.shingles.intersection(grams)
+    if not shared:
+        return words, 0.0
+    covered = bytearray(len(words))
+    run = b"\x01" * SHINGLE
+    for i, gram in enumerate(grams):
+        if gram in shared:
+            covered[i : i + SHINGLE] = run
+    own = [w for w, c in zip(words, covered, strict=True) if not c]
+    return own, (len(words) - len(own)) / len(words)
 
 
 def invented_findings(text: str, case: Case) -> int:

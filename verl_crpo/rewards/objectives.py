@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import regex
 
 from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.findings import copied_clauses, grader_directed, invented_findings
+from verl_crpo.rewards.findings import grader_directed, invented_findings, strip_copied
 from verl_crpo.rewards.options import Weighing, weigh_options
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
 from verl_crpo.rewards.text import stems_of, words_of
@@ -46,10 +46,10 @@ class Assessment:
         answer: the single final answer letter, or None (see :func:`accuracy_reward`).
         analysis: how the analysis weighs the options.
         conclusion: how the conclusion (its boxes removed) weighs the options.
-        findings_cited: distinct case-finding stems in the analysis outside copied case clauses.
+        findings_cited: distinct case-finding stems in the analysis outside copied runs.
         conclusion_evidence: distinct case-finding stems in the conclusion that the analysis
-            (outside copied clauses) also states.
-        copied_fraction: share of the analysis's characters that are verbatim case clauses.
+            (outside copied runs) also states.
+        copied_fraction: share of the analysis's words in runs copied verbatim from the case.
         invented: statements about the patient the case does not support (whole response).
         grader_directed: whether the response addresses the grader.
     """
@@ -94,10 +94,9 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
             grader_directed(parsed.text),
         )
     analysis_words = words_of(parsed.analysis)
-    analysis_word_set = set(analysis_words)
-    analysis_stems = stems_of(analysis_word_set)
-    own_text, copied = copied_clauses(parsed.analysis, case, analysis_word_set)
-    own_stems = stems_of(words_of(own_text)) if copied else analysis_stems
+    analysis_stems = stems_of(analysis_words)
+    own_words, copied = strip_copied(analysis_words, case)
+    own_stems = stems_of(own_words) if copied else analysis_stems
     cited = own_stems & case.findings
     conclusion_text = _without_boxes(parsed.conclusion)
     conclusion_stems = stems_of(words_of(conclusion_text))
@@ -165,8 +164,8 @@ def format_reward(a: Assessment) -> float:
 def faithfulness_reward(a: Assessment) -> float:
     """Mean of grounding, evidence and consistency, halved per invented finding. Range [0, 1].
 
-    * grounding: distinct case findings the analysis cites in its own words (verbatim case
-      clauses removed first), divided by :func:`grounding_target`, capped at 1.
+    * grounding: distinct case findings the analysis cites in its own words (words in runs copied
+      verbatim from the case removed first), divided by :func:`grounding_target`, capped at 1.
     * evidence: distinct case findings the conclusion cites that the analysis also stated,
       over :data:`CONCLUSION_EVIDENCE_TARGET` (2), capped at 1.
     * consistency (the paper's consistency term): half for the analysis arguing for the boxed

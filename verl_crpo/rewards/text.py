@@ -70,7 +70,8 @@ GENERIC_WORDS = frozenset(
     normal abnormal limits within results result test tests level levels value values since
     because reports report says states complains complaint past medical recent recently
     physical vital signs sign noted note notes shown show reveals revealed reveal right wrong
-    possible possibly scenario here seen this presentation vignette question overall
+    possible possibly scenario here seen this presentation vignette question overall temperature
+    pulse respirations respiratory rate pressure min mm hg sided
     """.split()  # noqa: SIM905 (a word list reads better as prose)
 )
 
