@@ -171,6 +171,7 @@ def invented_findings(text: str, case: Case) -> int:
 
 def _invented_history(low: str, case: Case) -> int:
     count = 0
+    case_stems = None
     for cue in _HISTORY_CUES:
         position = low.find(cue)
         while position != -1:
@@ -178,14 +179,10 @@ def _invented_history(low: str, case: Case) -> int:
             word = next((w.strip(".,;:()") for w in after if w not in _FILLER), "")
             window = max(0, position - 40)
             attributed = _ATTRIBUTED.search(low, window, position) or cue == "h/o "
-            if (
-                word
-                and attributed
-                and not _NEGATED.search(low, window, position)
-                and word not in case.words
-                and not stems_of([word]) & _case_stems(case)
-            ):
-                count += 1
+            if word and attributed and word not in case.words and not _NEGATED.search(low, window, position):
+                if case_stems is None:
+                    case_stems = case.findings.union(*case.option_stems.values())
+                count += not stems_of([word]) & case_stems
             position = low.find(cue, position + len(cue))
     return count
 
@@ -208,10 +205,6 @@ def _invented_results(low: str, case: Case) -> int:
                 count += 1
             position = low.find(verb, position + len(verb))
     return count
-
-
-def _case_stems(case: Case) -> frozenset[str]:
-    return case.findings | frozenset().union(*case.option_stems.values())
 
 
 def grader_directed(text: str) -> bool:

@@ -147,46 +147,34 @@ def _validate_weights(weights: Any) -> Mapping[str, float]:
 _DEFAULT_CONFIG = RewardConfig()
 
 
-def _config_from(base: RewardConfig, kwargs: Mapping[str, Any]) -> RewardConfig:
-    if not any(kwargs.get(key) is not None for key in _CONFIG_KEYS):
-        return base
-    weights = kwargs.get("weights")
-    try:
-        key = (
-            tuple(weights.items()) if isinstance(weights, Mapping) else weights,
-            kwargs.get("analysis_tag"),
-            kwargs.get("conclusion_tag"),
-        )
-        return _cached_config(key, base)
-    except TypeError:
-        pass
-    overrides = {k: kwargs[k] for k in _CONFIG_KEYS if kwargs.get(k) is not None}
-    return RewardConfig(
-        **{
-            "weights": base.weights,
-            "analysis_tag": base.analysis_tag,
-            "conclusion_tag": base.conclusion_tag,
-            **overrides,
-        }
-    )
-
-
 _CONFIG_CACHE: dict[tuple, RewardConfig] = {}
+_CONFIG_CACHE_LIMIT = 256
 
 
-def _cached_config(key: tuple, base: RewardConfig) -> RewardConfig:
-    cache_key = (key, base)
-    config = _CONFIG_CACHE.get(cache_key)
+def _config_from(base: RewardConfig, kwargs: Mapping[str, Any]) -> RewardConfig:
+    """``base`` with the config keys in ``kwargs`` applied; validated once per distinct value."""
+    overrides = {key: kwargs[key] for key in _CONFIG_KEYS if kwargs.get(key) is not None}
+    if not overrides:
+        return base
+    try:
+        # Types are part of the key: True == 1.0 must not find 1.0's validated config.
+        key = (base, *((name, type(value), _frozen(value)) for name, value in sorted(overrides.items())))
+        hash(key)
+    except TypeError:
+        key = None
+    config = _CONFIG_CACHE.get(key) if key is not None else None
     if config is None:
-        weights, analysis_tag, conclusion_tag = key
-        config = RewardConfig(
-            weights=base.weights if weights is None else dict(weights) if isinstance(weights, tuple) else weights,
-            analysis_tag=base.analysis_tag if analysis_tag is None else analysis_tag,
-            conclusion_tag=base.conclusion_tag if conclusion_tag is None else conclusion_tag,
-        )
-        if len(_CONFIG_CACHE) < 256:
-            _CONFIG_CACHE[cache_key] = config
+        fields = {"weights": base.weights, "analysis_tag": base.analysis_tag, "conclusion_tag": base.conclusion_tag}
+        config = RewardConfig(**{**fields, **overrides})
+        if key is not None and len(_CONFIG_CACHE) < _CONFIG_CACHE_LIMIT:
+            _CONFIG_CACHE[key] = config
     return config
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple((name, type(item), item) for name, item in value.items())
+    return value
 
 
 def score_with(
