@@ -220,6 +220,12 @@ class TestV1AdvantageStep:
         with pytest.raises(ValueError, match=r"'faithfulness' is missing from the reward_extra_info of sample"):
             trainer_for("sync", base_config)._compute_advantage(put_batch(transfer_queue, samples), {})
 
+    def test_a_batch_without_reward_extras_is_an_error_saying_where_they_come_from(self, transfer_queue, base_config):
+        # An agent loop that stores no extra_fields (not verl's AgentLoopManagerTQ) cannot feed crpo.
+        samples = [{k: v for k, v in s.items() if k != "extra_fields"} for s in make_samples(seed=8, groups=1)]
+        with pytest.raises(ValueError, match=r"holds no 'extra_fields'.*reward_manager\.name=clinical"):
+            trainer_for("sync", base_config)._compute_advantage(put_batch(transfer_queue, samples), {})
+
     def test_a_nan_objective_is_an_error_naming_it(self, transfer_queue, base_config):
         samples = make_samples(seed=5, groups=1)
         info = {**samples[2]["extra_fields"]["reward_extra_info"], "comprehensiveness": float("nan")}

@@ -94,7 +94,7 @@ def compute_advantage(
     from verl.trainer.ppo import core_algos
     from verl.trainer.ppo.ray_trainer import compute_response_mask
 
-    if "response_mask" not in data.batch.keys():  # noqa: SIM118  (TensorDict refuses `in`)
+    if "response_mask" not in data.batch:
         data.batch["response_mask"] = compute_response_mask(data)
     adv_kwargs = {
         "token_level_rewards": data.batch["token_level_rewards"],
@@ -220,7 +220,7 @@ def _crpo_advantage_step(trainer, batch, metrics: dict):
     fields = ["uid", "response_mask", "rm_scores", "rollout_log_probs", "old_log_probs", "ref_log_prob", "values"]
     fields.append("extra_fields")  # crpo: the reward_extra_info of every sample
     data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
-    if "extra_fields" not in data.keys():  # noqa: SIM118  (TensorDict refuses `in`)
+    if "extra_fields" not in data:
         raise ValueError(
             "crpo needs the per-sample reward_extra_info, but TransferQueue holds no 'extra_fields' for this batch: "
             "use verl's agent loop (AgentLoopManagerTQ) with a reward that returns the objectives "
