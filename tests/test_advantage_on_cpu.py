@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
 import uuid
 
@@ -11,8 +13,7 @@ import torch
 from omegaconf import OmegaConf
 from verl.protocol import DataProto
 from verl.trainer.config import AlgoConfig
-from verl.trainer.ppo import core_algos
-from verl.trainer.ppo.ray_trainer import compute_advantage
+from verl.trainer.ppo import core_algos, ray_trainer
 from verl.utils.torch_functional import masked_whiten
 
 from verl_crpo.advantage import (
@@ -172,6 +173,20 @@ def test_registry_call_as_verl_generic_branch_plus_non_tensor_batch():
     assert ret is adv
 
 
+def verl_own_compute_advantage():
+    """verl 0.9.1's ``ray_trainer.compute_advantage`` exactly as shipped.
+
+    verl_crpo's trainer integration replaces the module attribute (so that ``crpo`` gets the
+    objectives); this test is about what stock verl does, so compile verl's own source of the
+    function against the module's globals instead of taking the attribute.
+    """
+    source = inspect.getsource(ray_trainer)
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "compute_advantage")
+    namespace = dict(vars(ray_trainer))
+    exec(compile(ast.Module(body=[node], type_ignores=[]), ray_trainer.__file__, "exec"), namespace)
+    return namespace["compute_advantage"]
+
+
 def test_verl_compute_advantage_explains_missing_objective_scores():
     _, mask, non_tensor = make_batch(seed=7)
     data = DataProto.from_dict(
@@ -179,7 +194,7 @@ def test_verl_compute_advantage_explains_missing_objective_scores():
         non_tensors=non_tensor,
     )
     with pytest.raises(ValueError, match=r"per-objective scores.*adv_estimator=crpo.*trainer\.use_v1=true"):
-        compute_advantage(data, "crpo", config=algo_config())
+        verl_own_compute_advantage()(data, "crpo", config=algo_config())
 
 
 # --- edge cases -------------------------------------------------------------------------------------

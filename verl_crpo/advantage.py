@@ -278,30 +278,58 @@ def _is_score(x: Any) -> bool:
     # Booleans (pass/fail rules) and 0-d numpy/torch values are scores; strings and None are not.
     if isinstance(x, (numbers.Real, np.bool_)):
         return True
-    return isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == 0 and not isinstance(x.tolist(), complex)
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "biuf"
+    return isinstance(x, torch.Tensor) and x.ndim == 0 and not (x.is_complex() or x.is_meta)
 
 
-def _group_ids(index: Any, device: torch.device) -> tuple[torch.Tensor, int]:
-    # as_torch_index keeps integer labels as they are (possibly sparse or negative): compact them.
-    raw = as_torch_index(index, device=device)
-    uniq, ids = torch.unique(raw, return_inverse=True)
-    return ids, int(uniq.numel())
+@dataclass(frozen=True)
+class _Groups:
+    """Group structure of a batch, computed once per call and shared by every objective."""
+
+    ids: torch.Tensor  # (bs,) int64 in 0..size-1
+    size: int
+    count: torch.Tensor  # (size,) float32
+    single: torch.Tensor  # (size,) bool: groups of one sample
+
+    @classmethod
+    def from_index(cls, index: Any, batch_size: int, device: torch.device) -> _Groups:
+        if len(index) != batch_size:
+            raise ValueError(f"index has {len(index)} group labels for {batch_size} samples")
+        # as_torch_index keeps integer labels as they are (possibly sparse or negative): compact them.
+        uniq, ids = torch.unique(as_torch_index(index, device=device), return_inverse=True)
+        size = int(uniq.numel())
+        count = torch.bincount(ids, minlength=size).float()
+        return cls(ids=ids, size=size, count=count, single=count <= 1.0)
 
 
-def _group_stats(
-    values: torch.Tensor, ids: torch.Tensor, num_groups: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-row group mean, unbiased std, count and constant flag of ``values`` ``(R, bs)``."""
-    rows = values.shape[0]
-    expanded = ids.unsqueeze(0).expand(rows, -1)
-    count = torch.bincount(ids, minlength=num_groups).to(values.dtype)
-    total = values.new_zeros(rows, num_groups).index_add_(1, ids, values)
-    mean = total / count.clamp_min(1.0)
-    centred = values - mean[:, ids]
-    var = values.new_zeros(rows, num_groups).index_add_(1, ids, centred * centred) / (count - 1.0).clamp_min(1.0)
-    high = values.new_full((rows, num_groups), -math.inf).scatter_reduce_(1, expanded, values, "amax")
-    low = values.new_full((rows, num_groups), math.inf).scatter_reduce_(1, expanded, values, "amin")
-    return mean, var.sqrt(), count, high == low
+def _row_stats(values: torch.Tensor, groups: _Groups) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Group mean, unbiased std and "constant" flag of one ``(bs,)`` float32 row.
+
+    One row at a time on purpose: ``(bs,)`` ops stay below torch's intra-op grain size (32,768
+    elements) for usual batches and so run serially; ``(K, bs)`` ops would be split over threads,
+    and on a busy CPU each of the ~20 small ops then waits for a scheduler slot.
+    """
+    ids, size = groups.ids, groups.size
+    mean = values.new_zeros(size).index_add_(0, ids, values) / groups.count.clamp_min(1.0)
+    centred = values - mean[ids]
+    var = values.new_zeros(size).index_add_(0, ids, centred * centred) / (groups.count - 1.0).clamp_min(1.0)
+    high = values.new_full((size,), -math.inf).scatter_reduce_(0, ids, values, "amax")
+    low = values.new_full((size,), math.inf).scatter_reduce_(0, ids, values, "amin")
+    return mean, var.sqrt(), high == low
+
+
+def _normalize_row(values: torch.Tensor, groups: _Groups, epsilon: float, norm_by_std: bool) -> torch.Tensor:
+    mean, std, constant = _row_stats(values, groups)
+    mean = torch.where(groups.single, 0.0, mean)
+    centred = torch.where((constant & ~groups.single)[groups.ids], 0.0, values - mean[groups.ids])
+    if not norm_by_std:
+        return centred
+    return centred / (torch.where(groups.single, 1.0, std)[groups.ids] + epsilon)
+
+
+def _normalize(scores: torch.Tensor, groups: _Groups, epsilon: float, norm_by_std: bool) -> torch.Tensor:
+    return torch.stack([_normalize_row(row, groups, epsilon, norm_by_std) for row in scores])
 
 
 def group_normalize(scores: torch.Tensor, index: Any, epsilon: float, norm_by_std: bool) -> torch.Tensor:
@@ -327,24 +355,8 @@ def group_normalize(scores: torch.Tensor, index: Any, epsilon: float, norm_by_st
     """
     if scores.dim() != 2:
         raise ValueError(f"scores must have shape (num_objectives, batch_size), got {tuple(scores.shape)}")
-    scores = scores.float()
-    if len(index) != scores.shape[1]:
-        raise ValueError(f"index has {len(index)} group labels for {scores.shape[1]} samples")
-    ids, num_groups = _group_ids(index, scores.device)
-    return _normalize(scores, ids, num_groups, epsilon, norm_by_std)
-
-
-def _normalize(
-    scores: torch.Tensor, ids: torch.Tensor, num_groups: int, epsilon: float, norm_by_std: bool
-) -> torch.Tensor:
-    mean, std, count, constant = _group_stats(scores, ids, num_groups)
-    single = count <= 1.0
-    mean = torch.where(single, 0.0, mean)
-    centred = torch.where((constant & ~single)[:, ids], 0.0, scores - mean[:, ids])
-    if not norm_by_std:
-        return centred
-    std = torch.where(single, 1.0, std)
-    return centred / (std[:, ids] + epsilon)
+    groups = _Groups.from_index(index, scores.shape[1], scores.device)
+    return _normalize(scores.float(), groups, epsilon, norm_by_std)
 
 
 def whiten_scalars(scalars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -395,38 +407,49 @@ def crpo_scalar_advantage(
     Raises:
         ValueError: On shape mismatches or a missing mask while ``cfg.whiten`` is set.
     """
+    return _advantage(scores, index, response_mask, cfg, components=True)
+
+
+def _advantage(
+    scores: torch.Tensor, index: Any, response_mask: torch.Tensor | None, cfg: CRPOConfig, components: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     if scores.dim() != 2 or scores.shape[0] != len(cfg.weights):
         raise ValueError(f"scores must have shape ({len(cfg.weights)}, batch_size), got {tuple(scores.shape)}")
-    if len(index) != scores.shape[1]:
-        raise ValueError(f"index has {len(index)} group labels for {scores.shape[1]} samples")
+    if cfg.whiten and response_mask is None:
+        raise ValueError("whiten: true needs the response_mask (token counts weight the batch statistics)")
     scores = scores.float()
-    weights = torch.tensor(list(cfg.weights.values()), dtype=torch.float32, device=scores.device)
-    ids, num_groups = _group_ids(index, scores.device)
+    groups = _Groups.from_index(index, scores.shape[1], scores.device)
     if cfg.aggregation == "decoupled":
-        normalized = _normalize(scores, ids, num_groups, cfg.epsilon, cfg.norm_by_std)
-        scalars = weights @ normalized
+        normalized = _normalize(scores, groups, cfg.epsilon, cfg.norm_by_std)
+        scalars = _weighted_sum(normalized, cfg)
     else:
-        total = (weights @ scores).unsqueeze(0)
-        scalars = _normalize(total, ids, num_groups, cfg.epsilon, cfg.norm_by_std)[0]
-        normalized = _sum_components(scores, total, ids, num_groups, cfg)
+        total = _weighted_sum(scores, cfg)
+        scalars = _normalize_row(total, groups, cfg.epsilon, cfg.norm_by_std)
+        normalized = _sum_components(scores, total, groups, cfg) if components else None
     if cfg.whiten:
-        if response_mask is None:
-            raise ValueError("whiten: true needs the response_mask (token counts weight the batch statistics)")
         scalars = whiten_scalars(scalars, _lengths(response_mask))
     return scalars, normalized
 
 
-def _sum_components(
-    scores: torch.Tensor, total: torch.Tensor, ids: torch.Tensor, num_groups: int, cfg: CRPOConfig
-) -> torch.Tensor:
-    mean, _, count, _ = _group_stats(scores, ids, num_groups)
-    _, std_total, _, constant_total = _group_stats(total, ids, num_groups)
-    single = count <= 1.0
-    centred = scores - torch.where(single, 0.0, mean)[:, ids]
-    centred = torch.where((constant_total[0] & ~single)[ids], 0.0, centred)
-    if not cfg.norm_by_std:
-        return centred
-    return centred / (torch.where(single, 1.0, std_total[0])[ids] + cfg.epsilon)
+def _weighted_sum(rows: torch.Tensor, cfg: CRPOConfig) -> torch.Tensor:
+    # Objective by objective, in float32, in weight order: the rounding of verl's gdpo accumulation.
+    total = None
+    for k, weight in enumerate(cfg.weights.values()):
+        term = rows[k] * weight
+        total = term if total is None else total + term
+    return total
+
+
+def _sum_components(scores: torch.Tensor, total: torch.Tensor, groups: _Groups, cfg: CRPOConfig) -> torch.Tensor:
+    _, std_total, constant_total = _row_stats(total, groups)
+    silent = (constant_total & ~groups.single)[groups.ids]
+    scale = torch.where(groups.single, 1.0, std_total)[groups.ids] + cfg.epsilon if cfg.norm_by_std else None
+    rows = []
+    for row in scores:
+        mean = torch.where(groups.single, 0.0, _row_stats(row, groups)[0])
+        centred = torch.where(silent, 0.0, row - mean[groups.ids])
+        rows.append(centred / scale if scale is not None else centred)
+    return torch.stack(rows)
 
 
 def _lengths(response_mask: torch.Tensor) -> torch.Tensor:
@@ -491,7 +514,7 @@ def compute_crpo_outcome_advantage(
         raise ValueError(f"index has {len(index)} group labels for {batch_size} samples")
     with torch.no_grad():
         scores = objective_scores(non_tensor_batch, cfg.names, batch_size, token_level_rewards.device)
-        scalars, _ = crpo_scalar_advantage(scores, index, response_mask, cfg)
+        scalars, _ = _advantage(scores, index, response_mask, cfg, components=False)
         out_dtype = torch.promote_types(token_level_rewards.dtype, response_mask.dtype)
         if not out_dtype.is_floating_point:
             out_dtype = torch.float32
@@ -532,10 +555,10 @@ def crpo_step_metrics(scores: torch.Tensor, normalized: torch.Tensor, index: Any
         >>> round(metrics["crpo/accuracy/adv_share"], 4)  # 10 * 0.5 on 2 of 4 samples vs 1 * 0.5 on 2 of 4
         0.9091
     """
-    ids, num_groups = _group_ids(index, scores.device)
     scores = scores.float()
-    _, _, count, constant = _group_stats(scores, ids, num_groups)
-    multi = count > 1.0
+    groups = _Groups.from_index(index, scores.shape[1], scores.device)
+    constant = torch.stack([_row_stats(row, groups)[2] for row in scores])
+    multi = ~groups.single
     n_multi = multi.sum().clamp_min(1)
     weights = torch.tensor(list(cfg.weights.values()), dtype=torch.float32, device=scores.device)
     constant_frac = (constant & multi).sum(dim=1) / n_multi
