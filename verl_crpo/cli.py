@@ -22,7 +22,8 @@ from rich.table import Table
 
 __all__ = ["main"]
 
-_console = Console()
+# Rich falls back to 80 columns off a terminal (CI logs, pipes): too narrow for the objective table.
+_console = Console(width=max(Console().width, 110))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -92,11 +93,12 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
 
     max_score = sum(weights.values())
-    table = Table(title=f"Clinical reward on {len(rows)} built-in responses (weights {weights})")
-    table.add_column("response")
+    weight_text = ", ".join(f"{name} {value:g}" for name, value in weights.items())
+    table = Table(title=f"Clinical reward on {len(rows)} built-in responses", caption=f"weights: {weight_text}")
+    table.add_column("response", no_wrap=True)
     for key in OBJECTIVES:
         table.add_column(key, justify="right")
-    table.add_column(f"score (max {max_score:g})", justify="right")
+    table.add_column(f"score /{max_score:g}", justify="right")
     for row in rows:
         table.add_row(row["label"], *(f"{row[key]:.2f}" for key in OBJECTIVES), f"{row['score']:.2f}")
     table.add_section()

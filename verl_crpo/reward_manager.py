@@ -18,6 +18,7 @@ Its settings come from the run's ``reward.reward_kwargs`` (the same keys as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -100,6 +101,8 @@ class ClinicalRewardManager(RewardManagerBase):
         """
         # Multi-sequence outputs (multi-turn) are scored on their final sequence, as verl's naive manager does.
         data_item = data[-1:][0]
-        # Decoding and scoring are CPU-bound: keep them off the event loop.
-        result = await self.loop.run_in_executor(None, self._decode_and_score, data_item)
+        # Decoding and scoring are CPU-bound: keep them off the event loop (the running one, which need not
+        # be the loop that existed when the manager was built).
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, self._decode_and_score, data_item)
         return {"reward_score": result["score"], "reward_extra_info": dict(result)}
