@@ -11,11 +11,9 @@ verl swallows plugin import errors (at DEBUG level), so ``verl-crpo check`` call
 from __future__ import annotations
 
 from verl_crpo import advantage, reward_manager, trainer
+from verl_crpo.validation import ADV_ESTIMATOR, REWARD_MANAGER
 
 __all__ = ["registered"]
-
-ADV_ESTIMATOR = "crpo"
-REWARD_MANAGER = "clinical"
 
 
 def registered() -> dict[str, str]:

@@ -28,12 +28,11 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_crpo.rewards import get_clinical_reward
+from verl_crpo.validation import is_our_reward_path
 
 __all__ = ["ClinicalRewardManager", "reward_kwargs_from_config"]
 
 logger = logging.getLogger(__name__)
-
-_OUR_REWARD_MODULES = ("verl_crpo.rewards", "pkg://verl_crpo.rewards")
 
 
 def reward_kwargs_from_config(config: DictConfig) -> dict[str, Any]:
@@ -49,7 +48,7 @@ def reward_kwargs_from_config(config: DictConfig) -> dict[str, Any]:
 def _reject_foreign_custom_reward(config: DictConfig) -> None:
     """Refuse a custom reward function that ``clinical`` would silently ignore."""
     path = (config.reward.get("custom_reward_function") or {}).get("path")
-    if path and not any(str(path).startswith(ours) for ours in _OUR_REWARD_MODULES):
+    if path and not is_our_reward_path(str(path)):
         raise ValueError(
             f"reward.reward_manager.name=clinical always scores with verl_crpo.rewards, but "
             f"reward.custom_reward_function.path={path!r} is also set and would be ignored. Either drop "

@@ -42,6 +42,7 @@ __all__ = [
     "REWARD_MANAGER",
     "SUPPORTED_TRAINER_MODES",
     "check_crpo_config",
+    "is_our_reward_path",
     "reward_is_ours",
 ]
 
@@ -84,12 +85,13 @@ def reward_is_ours(config: Any) -> str | None:
     if source == "register" and name == REWARD_MANAGER:
         return f"reward manager {REWARD_MANAGER!r}"
     path = _get(config, "reward.custom_reward_function.path")
-    if path and _path_is_ours(str(path)):
+    if path and is_our_reward_path(str(path)):
         return f"reward.custom_reward_function.path={path!r}"
     return None
 
 
-def _path_is_ours(path: str) -> bool:
+def is_our_reward_path(path: str) -> bool:
+    """Whether a ``custom_reward_function.path`` (``pkg://``, module or file path) points into verl_crpo.rewards."""
     if path.startswith("pkg://"):
         module = path[len("pkg://") :]
         return module == _OUR_REWARD_MODULE or module.startswith(_OUR_REWARD_MODULE + ".")
