@@ -233,3 +233,28 @@ class TestDemoSamples:
         assert by_word["no tags"]["score"] == 0.0
         assert by_word["distractor"]["comprehensiveness"] < 0.5
         assert by_word["wrong"]["accuracy"] == 0.0 and by_word["wrong"]["comprehensiveness"] == 1.0
+
+
+def test_deterministic_across_processes():
+    # Set iteration order changes with PYTHONHASHSEED; scores must not.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from verl_crpo.rewards import compute_score, load_demo_samples; "
+        "print(json.dumps([compute_score(s['data_source'], s['response'], s['ground_truth'], s['extra_info']) "
+        "for s in load_demo_samples()]))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1 and json.loads(outputs.pop())

@@ -20,17 +20,26 @@ Rules (our choices):
   marks", "grader", "reward model") is not clinical reasoning.
 
 All scans are single linear passes (plain or possessive patterns); context checks look at a
-bounded window around each candidate.
+bounded window around each candidate. Invented findings are counted up to
+:data:`MAX_INVENTED` (10): beyond that faithfulness is already below 0.001. Each rule examines at
+most :data:`MAX_CANDIDATES` (256) candidates (numbers absent from the case, history phrases,
+result verbs), far more than any real response holds, so garbage cannot make scoring slow.
 """
 
 from __future__ import annotations
+
+from itertools import compress, count
+from operator import not_
 
 import regex
 
 from verl_crpo.rewards.case import SHINGLE, Case
 from verl_crpo.rewards.text import normalize_number, stems_of
 
-__all__ = ["grader_directed", "invented_findings", "strip_copied"]
+__all__ = ["MAX_CANDIDATES", "MAX_INVENTED", "grader_directed", "invented_findings", "strip_copied"]
+
+MAX_INVENTED = 10
+MAX_CANDIDATES = 256
 
 _UNIT = (
     r"%|°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|mg/dl\b|g/dl\b|mmol/l\b|meq/l\b|µmol/l\b|μmol/l\b|u/l\b|iu/l\b|"
@@ -124,16 +133,15 @@ def strip_copied(words: list[str], case: Case) -> tuple[list[str], float]:
         (['erythema', 'nodosum', 'fits'], 0.75)
     """
     # Shifted copies of the word list, zipped: the tuples are the runs (shorter copies end it).
-    grams = list(zip(*(words[i:] for i in range(SHINGLE)), strict=False))
-    shared = case.shingles.intersection(grams)
-    if not shared:
+    # map/compress keep the per-word work in C; only copied runs cost a Python step.
+    flags = list(map(case.shingles.__contains__, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
+    if not any(flags):
         return words, 0.0
     covered = bytearray(len(words))
     run = b"\x01" * SHINGLE
-    for i, gram in enumerate(grams):
-        if gram in shared:
-            covered[i : i + SHINGLE] = run
-    own = [w for w, c in zip(words, covered, strict=True) if not c]
+    for i in compress(count(), flags):
+        covered[i : i + SHINGLE] = run
+    own = list(compress(words, map(not_, covered)))
     return own, (len(words) - len(own)) / len(words)
 
 
@@ -151,7 +159,10 @@ def invented_findings(text: str, case: Case) -> int:
     """
     low = text.lower()
     count = 0
+    examined = 0
     for match in _NUMBER.finditer(low):
+        if count >= MAX_INVENTED or examined >= MAX_CANDIDATES:
+            break
         start, end = match.span()
         # The second half of a ratio (120/80) belongs to the value its first half already judged.
         # A digit glued to letters (spo2, hba1c) is part of a name, not a value.
@@ -159,22 +170,24 @@ def invented_findings(text: str, case: Case) -> int:
             continue
         if normalize_number(match.group()) in case.numbers:
             continue
+        examined += 1
         if not (_UNIT_AFTER.match(low, end, end + 12) or _LAB_BEFORE.search(low, max(0, start - 40), start)):
             continue
         if _THRESHOLD.search(low, max(0, start - 24), start) or _RANGE_AFTER.match(low, end, end + 16):
             continue
         count += 1
-    count += _invented_history(low, case)
-    count += _invented_results(low, case)
-    return count
+    count += _invented_history(low, case, MAX_INVENTED - count)
+    count += _invented_results(low, case, MAX_INVENTED - count)
+    return min(count, MAX_INVENTED)
 
 
-def _invented_history(low: str, case: Case) -> int:
-    count = 0
+def _invented_history(low: str, case: Case, limit: int) -> int:
+    count = examined = 0
     case_stems = None
     for cue in _HISTORY_CUES:
         position = low.find(cue)
-        while position != -1:
+        while position != -1 and count < limit and examined < MAX_CANDIDATES:
+            examined += 1
             after = low[position + len(cue) : position + len(cue) + 80].split()
             word = next((w.strip(".,;:()") for w in after if w not in _FILLER), "")
             window = max(0, position - 40)
@@ -187,11 +200,12 @@ def _invented_history(low: str, case: Case) -> int:
     return count
 
 
-def _invented_results(low: str, case: Case) -> int:
-    count = 0
+def _invented_results(low: str, case: Case, limit: int) -> int:
+    count = examined = 0
     for verb in _RESULT_VERBS:
         position = low.find(verb)
-        while position != -1:
+        while position != -1 and count < limit and examined < MAX_CANDIDATES:
+            examined += 1
             before = [w.strip(".,;:()") for w in low[max(0, position - 40) : position].split()[-3:]]
             test = next((w for w in reversed(before) if w not in _RESULT_SKIP), "")
             value_follows = any(ch.isdigit() for ch in low[position + len(verb) : position + len(verb) + 12])

@@ -17,6 +17,8 @@ Rules (our choices; shared by faithfulness's consistency term and by comprehensi
    generic words ("patient", "presentation", "answer", "right", ...), has at least
    :data:`MIN_REASON_WORDS` content word: a finding, feature, mechanism or rule ("no wheeze").
    "A is unlikely here" gives no reason.
+6. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are
+   weighed: repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
 Everything is linear in the block: sentences come from ``str`` splits, mentions from literal
 searches, and only sentences that mention an option are tokenised.
@@ -24,20 +26,21 @@ searches, and only sentences that mention an option are tokenised.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import regex
 
 from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, stems_of, words_of
+from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, stems_of, words_of
 
-__all__ = ["MIN_REASON_WORDS", "Weighing", "weigh_options"]
+__all__ = ["MAX_SENTENCES", "MIN_REASON_WORDS", "Weighing", "weigh_options"]
 
 MIN_REASON_WORDS = 1
+MAX_SENTENCES = 64
 
 # Length-preserving: every sentence boundary becomes "\x1f", so offsets survive the split.
-_BOUNDARIES = str.maketrans({"!": ".", "?": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
+_BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 _PAREN_REF = regex.compile(r"\(([a-j])\)")
 _OPTION_REF = regex.compile(r"(?:option|choice)\s*+\(?([a-j])\)?(?![\p{L}\d])")
 _MARKER = regex.compile(r"[ \t*\u2022>#-]*+\(?([a-j])[.):](?:\s|$)")
@@ -102,7 +105,8 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
         >>> sorted(w.supported), sorted(w.rejected), w.choice
         (['B'], ['A'], 'B')
     """
-    text = block.lower().translate(_BOUNDARIES).replace(". ", ".\x1f")
+    # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
+    text = ascii_fold(block.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
     pieces = text.split("\x1f")
     starts, offset = [], 0
     for piece in pieces:
@@ -113,22 +117,27 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
     mentions = _mentions(text, pieces, starts, case, stems & case.stem_owner.keys())
     net = dict.fromkeys(case.options, 0.0)
     supported, rejected = set(), set()
-    for sentence, letters in mentions.items():
+    weighed = 0
+    for sentence, letters in sorted(mentions.items()):
         if len(letters) >= 3:
             continue
+        weighed += 1
+        if weighed > MAX_SENTENCES:
+            break
         piece = pieces[sentence]
         words = piece.translate(WORD_BREAKS).split()
         cues = _cues(words)
         reasons = None
         for letter, position in letters.items():
-            stance = _stance(len(piece[: position - starts[sentence]].translate(WORD_BREAKS).split()), cues)
+            # Words before the mention; a space count is exact for the single-spaced text models write.
+            stance = _stance(piece.count(" ", 0, position - starts[sentence]), cues)
             if stance == 0:
                 net[letter] += 0.5 if count_neutral else 0.0
                 continue
             net[letter] += stance
             if reasons is None:
-                reasons = set(words) - _NOT_REASONS
-            if sum(len(w) > 2 and not w.isdigit() for w in reasons - case.option_words[letter]) >= MIN_REASON_WORDS:
+                reasons = {w for w in set(words) - _NOT_REASONS if len(w) > 2 and not w.isdigit()}
+            if len(reasons - case.option_words[letter]) >= MIN_REASON_WORDS:
                 (supported if stance > 0 else rejected).add(letter)
     best = max(net.values())
     leaders = [letter for letter, value in net.items() if value == best]
@@ -148,12 +157,15 @@ def _mentions(
             slot[letter] = position
 
     patterns = [_PAREN_REF] + [_OPTION_REF] * ("option" in text or "choice" in text)
+    # Only the first MAX_SENTENCES * 4 sentences can hold a weighed mention (at most 3 of 4 are lists).
+    last = min(len(pieces), MAX_SENTENCES * 4)
+    end = starts[last - 1] + len(pieces[last - 1]) if last else 0
     for pattern in patterns:
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(text, 0, end):
             letter = match.group(1).upper()
             if letter in case.options:
-                add(bisect.bisect_right(starts, match.start()) - 1, letter, match.start())
-    for index, piece in enumerate(pieces):
+                add(bisect_right(starts, match.start()) - 1, letter, match.start())
+    for index, piece in enumerate(pieces[:last]):
         if piece[1:2] in ".):" or piece[:1] in "(*-\u2022> \t#":
             marker = _MARKER.match(piece)
             if marker and marker.group(1).upper() in case.options:
@@ -162,15 +174,21 @@ def _mentions(
                 add(target, marker.group(1).upper(), starts[target])
     hits: dict[tuple[int, str], set[str]] = {}
     first: dict[tuple[int, str], int] = {}
-    for stem in present:
-        position = text.find(stem)
+    # Sorted: set order varies with PYTHONHASHSEED, and the first offset decides the nearest cue.
+    for stem in sorted(present):
+        owners = case.stem_owner[stem]
+        position = text.find(stem, 0, end)
         while position != -1:
             if position == 0 or not text[position - 1].isalpha():
-                sentence = bisect.bisect_right(starts, position) - 1
-                for letter in case.stem_owner[stem]:
-                    hits.setdefault((sentence, letter), set()).add(stem)
-                    first[sentence, letter] = min(first.get((sentence, letter), position), position)
-            position = text.find(stem, position + len(stem))
+                sentence = bisect_right(starts, position) - 1
+                for letter in owners:
+                    key = (sentence, letter)
+                    if key in first:
+                        hits[key].add(stem)
+                        first[key] = min(first[key], position)
+                    else:
+                        hits[key], first[key] = {stem}, position
+            position = text.find(stem, position + len(stem), end)
     for (sentence, letter), stems in hits.items():
         if len(stems) >= case.option_keys[letter][1]:
             add(sentence, letter, first[sentence, letter])
