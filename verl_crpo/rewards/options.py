@@ -165,6 +165,8 @@ def _mentions(
             letter = match.group(1).upper()
             if letter in case.options:
                 add(bisect_right(starts, match.start()) - 1, letter, match.start())
+    # Sorted: set order varies with PYTHONHASHSEED, and the first offset decides the nearest cue.
+    stems = sorted(present)
     for index, piece in enumerate(pieces[:last]):
         if piece[1:2] in ".):" or piece[:1] in "(*-\u2022> \t#":
             marker = _MARKER.match(piece)
@@ -172,27 +174,26 @@ def _mentions(
                 # A bare "A." line item leaves its text in the next sentence.
                 target = index + 1 if marker.end() >= len(piece.rstrip()) and index + 1 < len(pieces) else index
                 add(target, marker.group(1).upper(), starts[target])
-    hits: dict[tuple[int, str], set[str]] = {}
-    first: dict[tuple[int, str], int] = {}
-    # Sorted: set order varies with PYTHONHASHSEED, and the first offset decides the nearest cue.
-    for stem in sorted(present):
-        owners = case.stem_owner[stem]
-        position = text.find(stem, 0, end)
-        while position != -1:
-            if position == 0 or not text[position - 1].isalpha():
-                sentence = bisect_right(starts, position) - 1
-                for letter in owners:
-                    key = (sentence, letter)
-                    if key in first:
-                        hits[key].add(stem)
-                        first[key] = min(first[key], position)
-                    else:
-                        hits[key], first[key] = {stem}, position
-            position = text.find(stem, position + len(stem), end)
-    for (sentence, letter), stems in hits.items():
-        if len(stems) >= case.option_keys[letter][1]:
-            add(sentence, letter, first[sentence, letter])
+        # Sentences are short: a substring test per stem is cheaper than locating every hit.
+        named = [stem for stem in stems if stem in piece]
+        if named:
+            _add_names(index, piece, starts[index], named, case, add)
     return found
+
+
+def _add_names(index: int, piece: str, start: int, named: list[str], case: Case, add) -> None:
+    """Add the options that ``piece`` names by enough of their identifying stems."""
+    hits: dict[str, list[int]] = {}
+    for stem in named:
+        position = piece.find(stem)
+        while position > 0 and piece[position - 1].isalpha():
+            position = piece.find(stem, position + 1)
+        if position != -1:
+            for letter in case.stem_owner[stem]:
+                hits.setdefault(letter, []).append(position)
+    for letter, positions in hits.items():
+        if len(positions) >= case.option_keys[letter][1]:
+            add(index, letter, start + min(positions))
 
 
 def _cues(words: list[str]) -> list[tuple[int, int, bool]]:
