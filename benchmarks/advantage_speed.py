@@ -10,9 +10,10 @@ estimator, then ``--repeats`` rounds in which every estimator is called once (ro
 load from other processes on a shared machine hits all estimators alike); the median is reported.
 
 Memory: one more fresh process per (size, estimator) makes a single call. On CPU the column is the
-rise of the process's peak resident set size (``ru_maxrss``) above its value once the inputs exist:
-the extra memory the call needed at its worst (output included, allocator effects included). On
-CUDA it is ``torch.cuda.max_memory_allocated`` minus the memory allocated before the call.
+process's peak resident set size during the call (``VmHWM``, reset to the current RSS just before
+the call through ``/proc/self/clear_refs``) minus its RSS before the call: the extra memory the
+call needed at its worst, output and temporaries included. On CUDA it is
+``torch.cuda.max_memory_allocated`` minus the memory allocated before the call.
 
 ``grpo`` and ``grpo_vectorized`` get the weighted objective total at the last valid token of
 ``token_level_rewards`` (their cost does not depend on which scalar); ``gdpo`` and ``crpo`` get the
@@ -142,11 +143,11 @@ def child(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        base_rss = _reset_peak_rss()
         run(calls[cases[0]])
         if cuda:
             return {"peak_mb": (torch.cuda.max_memory_allocated() - base) / 2**20}
-        return {"peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024}  # KiB on Linux
+        return {"peak_mb": (_peak_rss() - base_rss) / 2**20}
 
     for call in calls.values():
         for _ in range(args.warmup):
@@ -161,6 +162,35 @@ def child(args: argparse.Namespace) -> dict:
     return {
         case: {"median_ms": float(np.median(t)) * 1e3, "times_ms": [x * 1e3 for x in t]} for case, t in times.items()
     }
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0); return the RSS in bytes.
+
+    Without the reset, ``ru_maxrss`` keeps the peak of building the inputs and hides a call's
+    memory below it; where the reset is unavailable, fall back to that (under-counting) measure.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return _status_kib("VmRSS") * 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _peak_rss() -> int:
+    try:
+        return _status_kib("VmHWM") * 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def spawn(args: argparse.Namespace, size: int, mode: str, cases: list[str]) -> dict:

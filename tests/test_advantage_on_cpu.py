@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import math
+import pickle
 import uuid
 
 import numpy as np
@@ -316,6 +317,15 @@ def test_from_algorithm_config_accepts_dictconfig_dict_and_algoconfig():
     assert expected.names == ("accuracy", "format")
     with pytest.raises(TypeError):
         expected.weights["accuracy"] = 1.0  # read-only
+
+
+def test_config_pickles_and_hashes():
+    # The config crosses process boundaries (Ray, multiprocessing) and may key a cache.
+    cfg = CRPOConfig(weights=WEIGHTS, aggregation="sum", epsilon=1e-5)
+    clone = pickle.loads(pickle.dumps(cfg))
+    assert clone == cfg
+    assert hash(clone) == hash(cfg)
+    assert list(clone.weights) == list(WEIGHTS)  # order kept: it is the objectives' order
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,13 @@ class CRPOConfig:
             raise ValueError(f"algorithm.norm_adv_by_std_in_grpo must be true or false, got {self.norm_by_std!r}")
         object.__setattr__(self, "norm_by_std", bool(self.norm_by_std))
 
+    def __hash__(self) -> int:
+        return hash((tuple(self.weights.items()), self.aggregation, self.whiten, self.epsilon, self.norm_by_std))
+
+    def __reduce__(self):
+        # A mappingproxy does not pickle: rebuild from a plain dict (configs cross process boundaries).
+        return (type(self), (dict(self.weights), self.aggregation, self.whiten, self.epsilon, self.norm_by_std))
+
     @property
     def names(self) -> tuple[str, ...]:
         """Objective names, in the order of ``weights``."""
@@ -518,8 +525,21 @@ def compute_crpo_outcome_advantage(
         out_dtype = torch.promote_types(token_level_rewards.dtype, response_mask.dtype)
         if not out_dtype.is_floating_point:
             out_dtype = torch.float32
-        advantages = scalars.to(out_dtype).unsqueeze(-1) * response_mask
+        advantages = _broadcast(scalars.to(out_dtype), response_mask, out_dtype)
     return advantages, advantages
+
+
+def _broadcast(scalars: torch.Tensor, response_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``scalars[:, None] * response_mask`` in ``dtype``, without a second full-size tensor on CPU."""
+    if response_mask.dtype == dtype or response_mask.device.type != "cpu":
+        return scalars.unsqueeze(-1) * response_mask
+    # On CPU a mixed-dtype multiply first copies the whole mask into `dtype` (twice the output's
+    # memory, one more pass); casting into the output and scaling in place needs neither.
+    return (
+        torch.empty(response_mask.shape, dtype=dtype, device=response_mask.device)
+        .copy_(response_mask)
+        .mul_(scalars.unsqueeze(-1))
+    )
 
 
 def crpo_step_metrics(scores: torch.Tensor, normalized: torch.Tensor, index: Any, cfg: CRPOConfig) -> dict[str, float]:
