@@ -161,6 +161,7 @@ def main() -> None:
         help="size of each adversarial input in characters (default 100000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed for the generated responses (default 0)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the best counts (default 3)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args()
     progress = not args.no_progress
@@ -175,13 +176,10 @@ def main() -> None:
     )
     print(f"{len(items)} responses, mean {mean_chars:,.0f} characters (~{mean_chars / 4:,.0f} tokens)\n")
 
-    results = {}
-    results["verl_crpo compute_score"] = rate(lambda r, g, i: compute_score("medqa", r, g, i), items, "crpo", progress)
-
+    scorers = {"verl_crpo compute_score": (lambda r, g, i: compute_score("medqa", r, g, i), items)}
     from verl.utils.reward_score import gsm8k
 
-    results["verl gsm8k"] = rate(lambda r, g, i: gsm8k.compute_score(r, g), items, "gsm8k", progress)
-
+    scorers["verl gsm8k"] = (lambda r, g, i: gsm8k.compute_score(r, g), items)
     mv_items = items[: args.math_verify_responses]
     try:
         import math_verify  # noqa: F401
@@ -189,15 +187,16 @@ def main() -> None:
     except ImportError:
         print("math_verify: UNAVAILABLE (pip install math-verify); skipped\n")
     else:
-        results["verl math_verify (worker process)"] = rate(
-            lambda r, g, i: verl_math_verify.compute_score(r, g), mv_items, "math_verify", progress
-        )
-        results["math_verify in-process"] = rate(
+        scorers["verl math_verify (worker process)"] = (lambda r, g, i: verl_math_verify.compute_score(r, g), mv_items)
+        scorers["math_verify in-process"] = (
             lambda r, g, i: verl_math_verify._verify_in_subprocess("\\boxed{" + g + "}", r),
             mv_items,
-            "math_verify in-process",
-            progress,
         )
+    # Rounds interleave the scorers so that load from other processes hits them alike; best round counts.
+    results = dict.fromkeys(scorers, 0.0)
+    for round_ in range(args.rounds):
+        for name, (fn, subset) in scorers.items():
+            results[name] = max(results[name], rate(fn, subset, f"{name} (round {round_ + 1})", progress))
 
     ours = results["verl_crpo compute_score"]
     print(f"{'scorer':38s} {'responses/s':>12s} {'crpo / scorer':>14s}")
