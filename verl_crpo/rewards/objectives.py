@@ -14,9 +14,9 @@ import regex
 
 from verl_crpo.rewards.case import Case
 from verl_crpo.rewards.findings import grader_directed, invented_findings, strip_copied
-from verl_crpo.rewards.options import Weighing, weigh_options
+from verl_crpo.rewards.options import Weighing, sentences_of, weigh_sentences
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
-from verl_crpo.rewards.text import stems_of, words_of
+from verl_crpo.rewards.text import stems_of
 
 __all__ = [
     "CONCLUSION_EVIDENCE_TARGET",
@@ -93,19 +93,19 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
             invented_findings(parsed.text, case),
             grader_directed(parsed.text),
         )
-    analysis_words = words_of(parsed.analysis)
-    analysis_stems = stems_of(analysis_words)
-    own_words, copied = strip_copied(analysis_words, case)
+    analysis = sentences_of(parsed.analysis)
+    analysis_stems = stems_of(analysis.words)
+    own_words, copied = strip_copied(analysis.words, case)
     own_stems = stems_of(own_words) if copied else analysis_stems
     cited = own_stems & case.findings
-    conclusion_text = _without_boxes(parsed.conclusion)
-    conclusion_stems = stems_of(words_of(conclusion_text))
+    conclusion = sentences_of(_without_boxes(parsed.conclusion))
+    conclusion_stems = stems_of(conclusion.words)
     return Assessment(
         parsed=parsed,
         case=case,
         answer=answer,
-        analysis=weigh_options(parsed.analysis, case, stems=analysis_stems),
-        conclusion=weigh_options(conclusion_text, case, count_neutral=True, stems=conclusion_stems),
+        analysis=weigh_sentences(analysis, case, stems=analysis_stems),
+        conclusion=weigh_sentences(conclusion, case, count_neutral=True, stems=conclusion_stems),
         findings_cited=len(cited),
         conclusion_evidence=len(conclusion_stems & cited),
         copied_fraction=copied,

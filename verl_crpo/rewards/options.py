@@ -20,30 +20,45 @@ Rules (our choices; shared by faithfulness's consistency term and by comprehensi
 6. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are
    weighed: repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
-Everything is linear in the block: sentences come from ``str`` splits, mentions from literal
-searches, and only sentences that mention an option are tokenised.
+Everything is linear in the block: sentences and words come from ``str`` translations and splits
+of the whole block, done once (:func:`sentences_of`), mentions from literal searches over it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import regex
 
 from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, stems_of, words_of
+from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, stems_of
 
-__all__ = ["MAX_SENTENCES", "MIN_REASON_WORDS", "Weighing", "weigh_options"]
+__all__ = [
+    "MAX_SENTENCES",
+    "MIN_REASON_WORDS",
+    "Sentences",
+    "Weighing",
+    "sentences_of",
+    "weigh_options",
+    "weigh_sentences",
+]
 
 MIN_REASON_WORDS = 1
 MAX_SENTENCES = 64
 
 # Length-preserving: every sentence boundary becomes "\x1f", so offsets survive the split.
 _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
+# WORD_BREAKS that keeps the boundaries: str.split() splits at "\x1f" too, so one translation
+# gives both the block's words and each sentence's.
+_WORD_BREAKS_KEEP = {**WORD_BREAKS, 0x1F: "\x1f"}
+_PLUS_ONE = (1).__add__
 _PAREN_REF = regex.compile(r"\(([a-j])\)")
 _OPTION_REF = regex.compile(r"(?:option|choice)\s*+\(?([a-j])\)?(?![\p{L}\d])")
 _MARKER = regex.compile(r"[ \t*\u2022>#-]*+\(?([a-j])[.):](?:\s|$)")
+# _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
+_MARKER_AFTER_BREAK = regex.compile(r"\x1f[ \t*\u2022>#-]*+\(?([a-j])[.):](?:[^\S\x1f]|(?=\x1f)|\Z)")
 
 _REJECT_WORDS = frozenset(
     """
@@ -86,6 +101,41 @@ class Weighing:
     choice: str | None
 
 
+@dataclass(frozen=True)
+class Sentences:
+    """A block split into sentences (rule 1) and words, once.
+
+    Attributes:
+        text: the block lower-cased and ASCII-folded, each sentence boundary a ``"\\x1f"``.
+        pieces: the sentences of ``text``.
+        starts: the offset in ``text`` of each sentence.
+        tokens: per sentence, its text with word breaks as spaces (``split()`` gives its words).
+        words: the block's words, as :func:`~verl_crpo.rewards.text.words_of` gives them.
+    """
+
+    text: str
+    pieces: list[str]
+    starts: list[int]
+    tokens: list[str]
+    words: list[str]
+
+
+def sentences_of(block: str) -> Sentences:
+    """Split ``block`` into sentences and words.
+
+    Example:
+        >>> s = sentences_of("Fever; no rash!\\nLikely (B).")
+        >>> s.pieces, s.starts, s.words
+        (['fever.', 'no rash.', 'likely (b).'], [0, 7, 16], ['fever', 'no', 'rash', 'likely', 'b'])
+    """
+    # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
+    text = ascii_fold(block.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
+    pieces = text.split("\x1f")
+    starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
+    broken = text.translate(_WORD_BREAKS_KEEP)
+    return Sentences(text, pieces, starts, broken.split("\x1f"), broken.split())
+
+
 def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
     """Find how ``block`` weighs the case's options (rules in the module docstring).
 
@@ -105,95 +155,114 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
         >>> sorted(w.supported), sorted(w.rejected), w.choice
         (['B'], ['A'], 'B')
     """
-    # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
-    text = ascii_fold(block.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
-    pieces = text.split("\x1f")
-    starts, offset = [], 0
-    for piece in pieces:
-        starts.append(offset)
-        offset += len(piece) + 1
+    return weigh_sentences(sentences_of(block), case, count_neutral, stems)
+
+
+def weigh_sentences(
+    block: Sentences, case: Case, count_neutral: bool = False, stems: set[str] | None = None
+) -> Weighing:
+    """:func:`weigh_options` for a block already split by :func:`sentences_of`."""
     if stems is None:
-        stems = stems_of(words_of(text))
-    mentions = _mentions(text, pieces, starts, case, stems & case.stem_owner.keys())
+        stems = stems_of(block.words)
+    mentions = _mentions(block, case, stems & case.stem_owner.keys())
     net = dict.fromkeys(case.options, 0.0)
     supported, rejected = set(), set()
     weighed = 0
-    for sentence, letters in sorted(mentions.items()):
+    for sentence in sorted(mentions):
+        letters = mentions[sentence]
         if len(letters) >= 3:
             continue
         weighed += 1
         if weighed > MAX_SENTENCES:
             break
-        piece = pieces[sentence]
-        words = piece.translate(WORD_BREAKS).split()
+        piece, start = block.pieces[sentence], block.starts[sentence]
+        words = block.tokens[sentence].split()
         cues = _cues(words)
         reasons = None
         for letter, position in letters.items():
             # Words before the mention; a space count is exact for the single-spaced text models write.
-            stance = _stance(piece.count(" ", 0, position - starts[sentence]), cues)
+            stance = _stance(piece.count(" ", 0, position - start), cues) if cues else 0
             if stance == 0:
                 net[letter] += 0.5 if count_neutral else 0.0
                 continue
             net[letter] += stance
+            found = supported if stance > 0 else rejected
+            if letter in found:
+                continue  # a reasoned mention with this stance is already on record
             if reasons is None:
                 reasons = {w for w in set(words) - _NOT_REASONS if len(w) > 2 and not w.isdigit()}
             if len(reasons - case.option_words[letter]) >= MIN_REASON_WORDS:
-                (supported if stance > 0 else rejected).add(letter)
+                found.add(letter)
     best = max(net.values())
     leaders = [letter for letter, value in net.items() if value == best]
     choice = leaders[0] if best > 0 and len(leaders) == 1 else None
     return Weighing(frozenset(supported), frozenset(rejected), net, choice)
 
 
-def _mentions(
-    text: str, pieces: list[str], starts: list[int], case: Case, present: set[str]
-) -> dict[int, dict[str, int]]:
-    """Sentence index -> option letter -> offset of its first mention in ``text``."""
-    found: dict[int, dict[str, int]] = {}
-
-    def add(sentence: int, letter: str, position: int) -> None:
-        slot = found.setdefault(sentence, {})
-        if letter not in slot or position < slot[letter]:
-            slot[letter] = position
-
-    patterns = [_PAREN_REF] + [_OPTION_REF] * ("option" in text or "choice" in text)
+def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict[str, int]]:
+    """Sentence index -> option letter -> offset of its first mention in ``block.text``."""
+    text, pieces, starts = block.text, block.pieces, block.starts
     # Only the first MAX_SENTENCES * 4 sentences can hold a weighed mention (at most 3 of 4 are lists).
     last = min(len(pieces), MAX_SENTENCES * 4)
-    end = starts[last - 1] + len(pieces[last - 1]) if last else 0
-    for pattern in patterns:
-        for match in pattern.finditer(text, 0, end):
-            letter = match.group(1).upper()
-            if letter in case.options:
-                add(bisect_right(starts, match.start()) - 1, letter, match.start())
-    # Sorted: set order varies with PYTHONHASHSEED, and the first offset decides the nearest cue.
-    stems = sorted(present)
-    for index, piece in enumerate(pieces[:last]):
-        if piece[1:2] in ".):" or piece[:1] in "(*-\u2022> \t#":
-            marker = _MARKER.match(piece)
-            if marker and marker.group(1).upper() in case.options:
-                # A bare "A." line item leaves its text in the next sentence.
-                target = index + 1 if marker.end() >= len(piece.rstrip()) and index + 1 < len(pieces) else index
-                add(target, marker.group(1).upper(), starts[target])
-        # Sentences are short: a substring test per stem is cheaper than locating every hit.
-        named = [stem for stem in stems if stem in piece]
-        if named:
-            _add_names(index, piece, starts[index], named, case, add)
+    end = starts[last - 1] + len(pieces[last - 1])
+    hits = [(m.start(), m.group(1).upper()) for m in _PAREN_REF.finditer(text, 0, end)]
+    if "option" in text or "choice" in text:
+        hits += [(m.start(), m.group(1).upper()) for m in _OPTION_REF.finditer(text, 0, end)]
+    found: dict[int, dict[str, int]] = {}
+    for position, letter in hits:
+        if letter in case.options:
+            _add(found, bisect_right(starts, position) - 1, letter, position)
+    for index, end_of_marker, letter in _markers(text, pieces, starts, end):
+        if letter in case.options:
+            # A bare "A." line item leaves its text in the next sentence.
+            piece = pieces[index]
+            target = index + 1 if end_of_marker >= len(piece.rstrip()) and index + 1 < len(pieces) else index
+            _add(found, target, letter, starts[target])
+    # Sorted: set order varies with PYTHONHASHSEED (the order of hits is immaterial, but stays fixed).
+    for sentence, named in _name_hits(text, starts, end, sorted(present), case).items():
+        for letter, positions in named.items():
+            if len(positions) >= case.option_keys[letter][1]:
+                _add(found, sentence, letter, min(positions))
     return found
 
 
-def _add_names(index: int, piece: str, start: int, named: list[str], case: Case, add) -> None:
-    """Add the options that ``piece`` names by enough of their identifying stems."""
-    hits: dict[str, list[int]] = {}
-    for stem in named:
-        position = piece.find(stem)
-        while position > 0 and piece[position - 1].isalpha():
-            position = piece.find(stem, position + 1)
-        if position != -1:
-            for letter in case.stem_owner[stem]:
-                hits.setdefault(letter, []).append(position)
-    for letter, positions in hits.items():
-        if len(positions) >= case.option_keys[letter][1]:
-            add(index, letter, start + min(positions))
+def _add(found: dict[int, dict[str, int]], sentence: int, letter: str, position: int) -> None:
+    slot = found.setdefault(sentence, {})
+    if slot.get(letter, position + 1) > position:
+        slot[letter] = position
+
+
+def _markers(text: str, pieces: list[str], starts: list[int], end: int) -> list[tuple[int, int, str]]:
+    """``(sentence, end of its marker, letter)`` for each sentence starting like ``A.``, ``(A)``, ``- A)``."""
+    first = _MARKER.match(pieces[0])
+    found = [(0, first.end(), first.group(1).upper())] if first else []
+    for match in _MARKER_AFTER_BREAK.finditer(text, 0, end):
+        index = bisect_right(starts, match.start() + 1) - 1
+        found.append((index, match.end() - starts[index], match.group(1).upper()))
+    return found
+
+
+def _name_hits(text: str, starts: list[int], end: int, stems: list[str], case: Case) -> dict[int, dict[str, list]]:
+    """Sentence -> letter -> offsets of the letter's identifying stems found in the sentence.
+
+    A stem is found at its first occurrence in a sentence that does not follow a letter (it may
+    end inside a word: ``sarcoi`` in "sarcoidosis", not in "xsarcoidosis").
+    """
+    found: dict[int, dict[str, list]] = {}
+    for stem in stems:
+        owners = case.stem_owner[stem]
+        position = text.find(stem, 0, end)
+        while position != -1:
+            if position and text[position - 1].isalpha():
+                position = text.find(stem, position + 1, end)
+                continue
+            sentence = bisect_right(starts, position) - 1
+            slot = found.setdefault(sentence, {})
+            for letter in owners:
+                slot.setdefault(letter, []).append(position)
+            # Later hits in the same sentence add nothing: go on from the next one.
+            position = text.find(stem, starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
+    return found
 
 
 def _cues(words: list[str]) -> list[tuple[int, int, bool]]:
