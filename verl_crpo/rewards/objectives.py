@@ -90,9 +90,10 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
             0,
             0,
             0.0,
-            invented_findings(parsed.text, case),
-            grader_directed(parsed.text),
+            invented_findings(parsed.text, case, low := parsed.text.lower()),
+            grader_directed(parsed.text, low),
         )
+    low = parsed.text.lower()
     analysis = sentences_of(parsed.analysis)
     analysis_stems = stems_of(analysis.words)
     own_words, copied = strip_copied(analysis.words, case)
@@ -109,8 +110,8 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
         findings_cited=len(cited),
         conclusion_evidence=len(conclusion_stems & cited),
         copied_fraction=copied,
-        invented=invented_findings(parsed.text, case),
-        grader_directed=grader_directed(parsed.text),
+        invented=invented_findings(parsed.text, case, low),
+        grader_directed=grader_directed(parsed.text, low),
     )
 
 

@@ -26,9 +26,10 @@ of the whole block, done once (:func:`sentences_of`), mentions from literal sear
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress, count
 
 import regex
 
@@ -54,8 +55,9 @@ _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # gives both the block's words and each sentence's.
 _WORD_BREAKS_KEEP = {**WORD_BREAKS, 0x1F: "\x1f"}
 _PLUS_ONE = (1).__add__
-_PAREN_REF = regex.compile(r"\(([a-j])\)")
-_OPTION_REF = regex.compile(r"(?:option|choice)\s*+\(?([a-j])\)?(?![\p{L}\d])")
+_PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
+# What follows "option" or "choice" (found by str.find: a scan for the words costs more).
+_OPTION_REF_TAIL = regex.compile(r"\s*+\(?([a-j])\)?(?![\p{L}\d])")
 _MARKER = regex.compile(r"[ \t*\u2022>#-]*+\(?([a-j])[.):](?:\s|$)")
 # _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
 _MARKER_AFTER_BREAK = regex.compile(r"\x1f[ \t*\u2022>#-]*+\(?([a-j])[.):](?:[^\S\x1f]|(?=\x1f)|\Z)")
@@ -206,8 +208,7 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
     last = min(len(pieces), MAX_SENTENCES * 4)
     end = starts[last - 1] + len(pieces[last - 1])
     hits = [(m.start(), m.group(1).upper()) for m in _PAREN_REF.finditer(text, 0, end)]
-    if "option" in text or "choice" in text:
-        hits += [(m.start(), m.group(1).upper()) for m in _OPTION_REF.finditer(text, 0, end)]
+    hits += _option_refs(text, end)
     found: dict[int, dict[str, int]] = {}
     for position, letter in hits:
         if letter in case.options:
@@ -224,6 +225,20 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
             if len(positions) >= case.option_keys[letter][1]:
                 _add(found, sentence, letter, min(positions))
     return found
+
+
+def _option_refs(text: str, end: int) -> list[tuple[int, str]]:
+    """``(offset, letter)`` of each "option C", "choice (C)" before ``end``."""
+    # A reference ends in a letter a-j that no letter follows, so none can hold the start of another.
+    hits = []
+    for word in ("option", "choice"):
+        position = text.find(word, 0, end)
+        while position != -1:
+            tail = _OPTION_REF_TAIL.match(text, position + len(word), end)
+            if tail:
+                hits.append((position, tail.group(1).upper()))
+            position = text.find(word, position + len(word), end)
+    return hits
 
 
 def _add(found: dict[int, dict[str, int]], sentence: int, letter: str, position: int) -> None:
@@ -269,7 +284,7 @@ def _cues(words: list[str]) -> list[tuple[int, int, bool]]:
     """``(word index, stance, forward_only)`` for each cue among a sentence's words."""
     cues = []
     last = len(words) - 1
-    for i in [i for i, w in enumerate(words) if w in _CUE_WORDS]:
+    for i in compress(count(), map(_CUE_WORDS.__contains__, words)):
         word = words[i]
         if word in _SUPPORT_WORDS:
             cues.append((i, -1 if word == "likely" and i and words[i - 1] == "less" else 1, False))
