@@ -173,7 +173,7 @@ def stems_of(words) -> set[str]:
     unique = set(words)
     cache = _STEM_CACHE
     try:
-        stems = {cache[w] for w in unique}
+        stems = set(map(cache.__getitem__, unique))
     except KeyError:
         # A memo, not state: the stem of a word never changes; bounded so garbage cannot grow it.
         if len(cache) > _STEM_CACHE_LIMIT:
