@@ -220,10 +220,7 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
             target = index + 1 if end_of_marker >= len(piece.rstrip()) and index + 1 < len(pieces) else index
             _add(found, target, letter, starts[target])
     # Sorted: set order varies with PYTHONHASHSEED (the order of hits is immaterial, but stays fixed).
-    for sentence, named in _name_hits(text, starts, end, sorted(present), case).items():
-        for letter, positions in named.items():
-            if len(positions) >= case.option_keys[letter][1]:
-                _add(found, sentence, letter, min(positions))
+    _add_names(found, text, starts, end, sorted(present), case)
     return found
 
 
@@ -257,13 +254,14 @@ def _markers(text: str, pieces: list[str], starts: list[int], end: int) -> list[
     return found
 
 
-def _name_hits(text: str, starts: list[int], end: int, stems: list[str], case: Case) -> dict[int, dict[str, list]]:
-    """Sentence -> letter -> offsets of the letter's identifying stems found in the sentence.
+def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, stems, case: Case) -> None:
+    """Add the options each sentence names by enough of their identifying stems (rule 2).
 
     A stem is found at its first occurrence in a sentence that does not follow a letter (it may
     end inside a word: ``sarcoi`` in "sarcoidosis", not in "xsarcoidosis").
     """
-    found: dict[int, dict[str, list]] = {}
+    need = {letter: n for letter, (_, n) in case.option_keys.items()}
+    several: dict[tuple[int, str], list[int]] = {}  # options named by more than one stem
     for stem in stems:
         owners = case.stem_owner[stem]
         position = text.find(stem, 0, end)
@@ -272,12 +270,16 @@ def _name_hits(text: str, starts: list[int], end: int, stems: list[str], case: C
                 position = text.find(stem, position + 1, end)
                 continue
             sentence = bisect_right(starts, position) - 1
-            slot = found.setdefault(sentence, {})
             for letter in owners:
-                slot.setdefault(letter, []).append(position)
+                if need[letter] == 1:
+                    _add(found, sentence, letter, position)
+                else:
+                    several.setdefault((sentence, letter), []).append(position)
             # Later hits in the same sentence add nothing: go on from the next one.
             position = text.find(stem, starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
-    return found
+    for (sentence, letter), positions in several.items():
+        if len(positions) >= need[letter]:
+            _add(found, sentence, letter, min(positions))
 
 
 def _cues(words: list[str]) -> list[tuple[int, int, bool]]:
