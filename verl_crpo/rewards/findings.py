@@ -161,29 +161,29 @@ def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
         2
     """
     low = text.lower() if lowered is None else lowered
-    count = _invented_values(low, case) if _unknown_numbers(low, case) else 0
+    numbers = _NUMBER.findall(low)
+    # Most responses only quote the case's numbers: their distinct tokens settle it at once.
+    unknown = any(normalize_number(number) not in case.numbers for number in set(numbers))
+    count = _invented_values(low, numbers, case) if unknown else 0
     count += _invented_history(low, case, MAX_INVENTED - count)
     count += _invented_results(low, case, MAX_INVENTED - count)
     return min(count, MAX_INVENTED)
 
 
-def _unknown_numbers(low: str, case: Case) -> bool:
-    # Most responses only quote the case's numbers: one findall over the text settles them.
-    return any(normalize_number(number) not in case.numbers for number in set(_NUMBER.findall(low)))
-
-
-def _invented_values(low: str, case: Case) -> int:
-    count = 0
-    examined = 0
-    for match in _NUMBER.finditer(low):
+def _invented_values(low: str, numbers: list[str], case: Case) -> int:
+    count = examined = end = 0
+    for number in numbers:
         if count >= MAX_INVENTED or examined >= MAX_CANDIDATES:
             break
-        start, end = match.span()
+        # Tokens come in order and start with a digit, none of which lies between two of them:
+        # the first occurrence after the previous token is this one.
+        start = low.find(number, end)
+        end = start + len(number)
         # The second half of a ratio (120/80) belongs to the value its first half already judged.
         # A digit glued to letters (spo2, hba1c) is part of a name, not a value.
         if start and (low[start - 1] == "/" or low[start - 1].isalpha()):
             continue
-        if normalize_number(match.group()) in case.numbers:
+        if normalize_number(number) in case.numbers:
             continue
         examined += 1
         if not (_UNIT_AFTER.match(low, end, end + 12) or _LAB_BEFORE.search(low, max(0, start - 40), start)):
