@@ -181,3 +181,65 @@ class TestInsideRayWorkers:
         last = batch.batch["attention_mask"][:, batch.batch["prompts"].shape[1] :].sum(-1) - 1
         totals = output.batch["rm_scores"].sum(-1)
         torch.testing.assert_close(output.batch["rm_scores"][torch.arange(2), last], totals)
+
+
+class TestRewardConfigFailsFastInTheDriver:
+    """Whatever the estimator (the GRPO baseline too), a broken reward config stops main_ppo before Ray starts."""
+
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            # clinical reads reward.reward_kwargs: a misspelt objective is named with the key to fix.
+            (
+                ["reward.reward_manager.name=clinical", "+reward.reward_kwargs.weights.acuracy=1"],
+                "reward.reward_kwargs",
+            ),
+            # a tag must be a simple identifier.
+            (["reward.reward_manager.name=clinical", "+reward.reward_kwargs.analysis_tag='<dx>'"], "tag"),
+            # with the naive manager verl hands our function custom_reward_function.reward_kwargs.
+            (
+                [
+                    "reward.custom_reward_function.path=pkg://verl_crpo.rewards",
+                    "+reward.custom_reward_function.reward_kwargs.weights.accuracy=-2",
+                ],
+                "custom_reward_function.reward_kwargs",
+            ),
+            # clinical would silently ignore a foreign scoring function.
+            (
+                ["reward.reward_manager.name=clinical", "reward.custom_reward_function.path=/tmp/my_reward.py"],
+                "would be ignored",
+            ),
+        ],
+    )
+    def test_refusals_name_the_key(self, compose_verl_config, overrides, message):
+        from verl_crpo.validation import check_reward_config
+
+        config = compose_verl_config(["algorithm.adv_estimator=grpo", *overrides])
+        with pytest.raises(ValueError, match=message):
+            check_reward_config(config)
+
+    def test_other_rewards_are_not_checked(self, compose_verl_config):
+        from verl_crpo.validation import check_reward_config
+
+        check_reward_config(compose_verl_config(["+reward.reward_kwargs.weights.anything=-1"]))
+
+    def test_main_ppo_grpo_run_with_a_bad_clinical_weight_exits_before_ray(self):
+        import subprocess
+        import sys
+
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verl.trainer.main_ppo",
+                "algorithm.adv_estimator=grpo",
+                "reward.reward_manager.name=clinical",
+                "+reward.reward_kwargs.weights.accuracy=-1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert out.returncode != 0
+        assert "reward.reward_kwargs" in out.stderr and "accuracy" in out.stderr
+        assert "ray init kwargs" not in out.stdout  # main_ppo prints this just before ray.init

@@ -28,7 +28,7 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_crpo.rewards import get_clinical_reward
-from verl_crpo.validation import is_our_reward_path
+from verl_crpo.validation import check_reward_config
 
 __all__ = ["ClinicalRewardManager", "reward_kwargs_from_config"]
 
@@ -43,18 +43,6 @@ def reward_kwargs_from_config(config: DictConfig) -> dict[str, Any]:
     if isinstance(reward_kwargs, DictConfig):
         return OmegaConf.to_container(reward_kwargs, resolve=True)
     return dict(reward_kwargs)
-
-
-def _reject_foreign_custom_reward(config: DictConfig) -> None:
-    """Refuse a custom reward function that ``clinical`` would silently ignore."""
-    path = (config.reward.get("custom_reward_function") or {}).get("path")
-    if path and not is_our_reward_path(str(path)):
-        raise ValueError(
-            f"reward.reward_manager.name=clinical always scores with verl_crpo.rewards, but "
-            f"reward.custom_reward_function.path={path!r} is also set and would be ignored. Either drop "
-            "reward.custom_reward_function.path (keep clinical), or keep your function with "
-            "reward.reward_manager.name=naive."
-        )
 
 
 @register("clinical")
@@ -76,7 +64,7 @@ class ClinicalRewardManager(RewardManagerBase):
 
     def __init__(self, config, tokenizer, compute_score=None, reward_router_address=None, reward_model_tokenizer=None):
         super().__init__(config, tokenizer, compute_score)
-        _reject_foreign_custom_reward(config)
+        check_reward_config(config)
         self.reward_fn = get_clinical_reward(**reward_kwargs_from_config(config))
 
     def _decode_and_score(self, data_item) -> dict[str, float]:

@@ -19,8 +19,8 @@ which never build a trainer (Ray workers) pay nothing:
    logs ``crpo/<objective>/{mean,constant_group_frac,adv_share}``. Any other estimator takes
    ``super()._compute_advantage`` (verl's code, untouched).
 3. ``verl.utils.config`` -> ``validate_config`` first runs
-   :func:`verl_crpo.validation.check_crpo_config`, so ``main_ppo`` refuses a broken ``crpo``
-   config in the driver, before Ray starts.
+   :func:`verl_crpo.validation.check_reward_config` and :func:`~verl_crpo.validation.check_crpo_config`,
+   so ``main_ppo`` refuses a broken reward or ``crpo`` config in the driver, before Ray starts.
 
 Every install is idempotent. :func:`integration_status` reports what is installed or armed.
 """
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import wrapt
 
-from verl_crpo.validation import ADV_ESTIMATOR, SUPPORTED_TRAINER_MODES, check_crpo_config
+from verl_crpo.validation import ADV_ESTIMATOR, SUPPORTED_TRAINER_MODES, check_crpo_config, check_reward_config
 
 __all__ = [
     "CRPOAdvantageMixin",
@@ -329,6 +329,7 @@ def _install_validate(module) -> None:
     @functools.wraps(original)
     def validate_config(*args, **kwargs):
         config = kwargs["config"] if "config" in kwargs else (args[0] if args else None)
+        check_reward_config(config)
         check_crpo_config(config)
         return original(*args, **kwargs)
 

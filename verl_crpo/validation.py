@@ -42,6 +42,7 @@ __all__ = [
     "REWARD_MANAGER",
     "SUPPORTED_TRAINER_MODES",
     "check_crpo_config",
+    "check_reward_config",
     "is_our_reward_path",
     "reward_is_ours",
 ]
@@ -156,10 +157,7 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
             f"algorithm.crpo.weights names objective(s) {unknown} that the reward ({ours}) does not produce; it "
             f"produces {list(OBJECTIVES)}. Rename or remove them, e.g. ~algorithm.crpo.weights.{unknown[0]}"
         )
-    # clinical reads reward.reward_kwargs; verl hands a custom function custom_reward_function.reward_kwargs.
-    kwargs_key = (
-        "reward.reward_kwargs" if ours.startswith("reward manager") else "reward.custom_reward_function.reward_kwargs"
-    )
+    kwargs_key = _reward_kwargs_key(ours)
     reward_weights = _plain(_get(config, f"{kwargs_key}.weights"))
     if reward_weights is None:
         from verl_crpo.rewards import DEFAULT_WEIGHTS
@@ -174,6 +172,46 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
                 "out): the logged total score uses the former, the advantage the latter; state the weights once "
                 f"with {kwargs_key}.weights: ${{algorithm.crpo.weights}} (as recipes/crpo does)"
             )
+
+
+def _reward_kwargs_key(ours: str) -> str:
+    # clinical reads reward.reward_kwargs; verl hands a custom function custom_reward_function.reward_kwargs.
+    if ours.startswith("reward manager"):
+        return "reward.reward_kwargs"
+    return "reward.custom_reward_function.reward_kwargs"
+
+
+def check_reward_config(config: Any) -> None:
+    """Refuse invalid settings of verl_crpo's reward, whatever the estimator; no-op for other rewards.
+
+    Runs in the driver with :func:`check_crpo_config`, so a GRPO baseline on our reward fails as early.
+
+    Args:
+        config: The full composed run config (``reward.*`` is read).
+
+    Raises:
+        ValueError: ``reward.reward_manager.name=clinical`` next to a ``reward.custom_reward_function``
+            that is not ours (``clinical`` would silently ignore it), or reward kwargs that
+            :class:`verl_crpo.rewards.RewardConfig` rejects (unknown objective, negative weight, bad tag).
+    """
+    ours = reward_is_ours(config)
+    if ours is None:
+        return
+    path = _get(config, "reward.custom_reward_function.path")
+    if ours.startswith("reward manager") and path and not is_our_reward_path(str(path)):
+        raise ValueError(
+            f"reward.reward_manager.name={REWARD_MANAGER} always scores with verl_crpo.rewards, but "
+            f"reward.custom_reward_function.path={path!r} is also set and would be ignored. Either drop "
+            f"reward.custom_reward_function.path (keep {REWARD_MANAGER}), or keep your function with "
+            "reward.reward_manager.name=naive."
+        )
+    from verl_crpo.rewards import RewardConfig
+
+    key = _reward_kwargs_key(ours)
+    try:
+        RewardConfig.from_kwargs(**(_plain(_get(config, key)) or {}))
+    except ValueError as error:
+        raise ValueError(f"{key}: {error}") from None
 
 
 def check_crpo_config(config: Any) -> list[str]:
