@@ -29,12 +29,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress, count
+from itertools import accumulate
 
 import regex
 
 from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, stems_of
+from verl_crpo.rewards.stance import cues_of, reason_words, stance_at
+from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, stems_of
 
 __all__ = [
     "MAX_SENTENCES",
@@ -60,29 +61,9 @@ _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal
 _OPTION_REF_TAIL = regex.compile(r"\s*+\(?([a-j])\)?(?![\p{L}\d])")
 _MARKER = regex.compile(r"[ \t*\u2022>#-]*+\(?([a-j])[.):](?:\s|$)")
 # _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
-_MARKER_AFTER_BREAK = regex.compile(r"\x1f[ \t*\u2022>#-]*+\(?([a-j])[.):](?:[^\S\x1f]|(?=\x1f)|\Z)")
-
-_REJECT_WORDS = frozenset(
-    """
-    unlikely inconsistent incompatible against exclude excluded excludes excluding incorrect wrong
-    contraindicated inappropriate unnecessary premature absent absence lack lacks lacking none neither nor
-    no not without unable doesnt dont didnt wouldnt cannot cant couldnt isnt arent wasnt werent fails fail
-    implausible improbable atypical
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
-)
-_SUPPORT_WORDS = frozenset(
-    """
-    likely consistent compatible explains explain explained explaining supports support supported
-    supporting suggests suggest suggestive suggesting indicates indicate indicative indicating
-    characteristic classic typical diagnostic pathognomonic fits fit fitting favours favors favour favor
-    favoured favored favouring favoring confirms confirm confirmed confirming correct best appropriate
-    indicated choose select accounts point points pointing keeping hallmark
-    """.split()  # noqa: SIM905
-)
-_RULE = frozenset({"rule", "rules", "ruled", "ruling"})
-_FORWARD = {"rather": "than", "instead": "of", "opposed": "to"}
-_CUE_WORDS = _REJECT_WORDS | _SUPPORT_WORDS | _RULE | _FORWARD.keys() | {"out", "than", "of", "to", "less"}
-_NOT_REASONS = _CUE_WORDS | STOP_WORDS | GENERIC_WORDS | {"most", "more", "very", "much", "option", "choice"}
+# On the folded (ASCII) text "\u2022" cannot occur and "\s" less breaks is this class; re finds
+# the leading break by a fast literal search, which regex does not.
+_MARKER_AFTER_BREAK = re.compile(r"\x1f[ \t*>#-]*+\(?([a-j])[.):](?:[ \t\x0b\x0c]|(?=\x1f)|\Z)")
 
 
 @dataclass(frozen=True)
@@ -179,11 +160,11 @@ def weigh_sentences(
             break
         piece, start = block.pieces[sentence], block.starts[sentence]
         words = block.tokens[sentence].split()
-        cues = _cues(words)
+        cues = cues_of(words)
         reasons = None
         for letter, position in letters.items():
             # Words before the mention; a space count is exact for the single-spaced text models write.
-            stance = _stance(piece.count(" ", 0, position - start), cues) if cues else 0
+            stance = stance_at(piece.count(" ", 0, position - start), cues) if cues else 0
             if stance == 0:
                 net[letter] += 0.5 if count_neutral else 0.0
                 continue
@@ -192,7 +173,7 @@ def weigh_sentences(
             if letter in found:
                 continue  # a reasoned mention with this stance is already on record
             if reasons is None:
-                reasons = {w for w in set(words) - _NOT_REASONS if len(w) > 2 and not w.isdigit()}
+                reasons = reason_words(words)
             if len(reasons - case.option_words[letter]) >= MIN_REASON_WORDS:
                 found.add(letter)
     best = max(net.values())
@@ -280,29 +261,3 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
     for (sentence, letter), positions in several.items():
         if len(positions) >= need[letter]:
             _add(found, sentence, letter, min(positions))
-
-
-def _cues(words: list[str]) -> list[tuple[int, int, bool]]:
-    """``(word index, stance, forward_only)`` for each cue among a sentence's words."""
-    cues = []
-    last = len(words) - 1
-    for i in compress(count(), map(_CUE_WORDS.__contains__, words)):
-        word = words[i]
-        if word in _SUPPORT_WORDS:
-            cues.append((i, -1 if word == "likely" and i and words[i - 1] == "less" else 1, False))
-        elif word in _REJECT_WORDS or (word in _RULE and i < last and words[i + 1] == "out"):
-            cues.append((i, -1, False))
-        elif word in _FORWARD and i < last and words[i + 1] == _FORWARD[word]:
-            cues.append((i, -1, True))
-    return cues
-
-
-def _stance(position: int, cues: list[tuple[int, int, bool]]) -> int:
-    best_gap, stance = None, 0
-    for index, kind, forward_only in cues:
-        if forward_only and index > position:
-            continue
-        gap = abs(index - position)
-        if best_gap is None or gap < best_gap:
-            best_gap, stance = gap, kind
-    return stance
