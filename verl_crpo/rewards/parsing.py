@@ -110,19 +110,19 @@ def parse_response(response: str, analysis_tag: str = "dx", conclusion_tag: str 
     text = sanitize(response)
     tags = (f"<{analysis_tag}>", f"</{analysis_tag}>", f"<{conclusion_tag}>", f"</{conclusion_tag}>")
     structure_ok, analysis, conclusion, outside, span = False, "", "", "", (-1, -1)
-    if all(text.count(tag) == 1 for tag in tags):
-        o1, c1, o2, c2 = (text.find(tag) for tag in tags)
-        if o1 < c1 < o2 < c2:
-            analysis = text[o1 + len(tags[0]) : c1].strip()
-            conclusion = text[o2 + len(tags[2]) : c2].strip()
-            structure_ok = bool(analysis) and bool(conclusion)
-            if structure_ok:
-                outside = " ".join(
-                    (text[:o1].strip(), text[c1 + len(tags[1]) : o2].strip(), text[c2 + len(tags[3]) :].strip())
-                ).strip()
-                span = (o2, c2)
-            else:
-                analysis = conclusion = ""
+    o1, c1, o2, c2 = offsets = [text.find(tag) for tag in tags]
+    # In order, and each exactly once: not again after its first (one pass per tag, like count()).
+    if -1 < o1 < c1 < o2 < c2 and all(text.find(t, at + len(t)) == -1 for t, at in zip(tags, offsets, strict=True)):
+        analysis = text[o1 + len(tags[0]) : c1].strip()
+        conclusion = text[o2 + len(tags[2]) : c2].strip()
+        structure_ok = bool(analysis) and bool(conclusion)
+        if structure_ok:
+            outside = " ".join(
+                (text[:o1].strip(), text[c1 + len(tags[1]) : o2].strip(), text[c2 + len(tags[3]) :].strip())
+            ).strip()
+            span = (o2, c2)
+        else:
+            analysis = conclusion = ""
     num_boxes = text.count("\\boxed")
     boxes = []
     for match in _BOX.finditer(text):
