@@ -19,30 +19,15 @@ Its settings come from the run's ``reward.reward_kwargs`` (the same keys as
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_crpo.rewards import get_clinical_reward
-from verl_crpo.validation import check_reward_config
+from verl_crpo.validation import check_reward_config, reward_kwargs
 
-__all__ = ["ClinicalRewardManager", "reward_kwargs_from_config"]
-
-logger = logging.getLogger(__name__)
-
-
-def reward_kwargs_from_config(config: DictConfig) -> dict[str, Any]:
-    """Return the run's ``reward.reward_kwargs`` as a plain, resolved dict (empty when unset)."""
-    reward_kwargs = config.reward.get("reward_kwargs")
-    if reward_kwargs is None:
-        return {}
-    if isinstance(reward_kwargs, DictConfig):
-        return OmegaConf.to_container(reward_kwargs, resolve=True)
-    return dict(reward_kwargs)
+__all__ = ["ClinicalRewardManager"]
 
 
 @register("clinical")
@@ -65,7 +50,7 @@ class ClinicalRewardManager(RewardManagerBase):
     def __init__(self, config, tokenizer, compute_score=None, reward_router_address=None, reward_model_tokenizer=None):
         super().__init__(config, tokenizer, compute_score)
         check_reward_config(config)
-        self.reward_fn = get_clinical_reward(**reward_kwargs_from_config(config))
+        self.reward_fn = get_clinical_reward(**reward_kwargs(config))
 
     def _decode_and_score(self, data_item) -> dict[str, float]:
         response_ids = data_item.batch["responses"]

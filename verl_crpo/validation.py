@@ -45,6 +45,7 @@ __all__ = [
     "check_reward_config",
     "is_our_reward_path",
     "reward_is_ours",
+    "reward_kwargs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,11 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
             )
 
 
+def reward_kwargs(config: Any, key: str = "reward.reward_kwargs") -> dict[str, Any]:
+    """The reward kwargs stored at ``key`` as a plain, resolved dict (empty when unset)."""
+    return dict(_plain(_get(config, key)) or {})
+
+
 def _reward_kwargs_key(ours: str) -> str:
     # clinical reads reward.reward_kwargs; verl hands a custom function custom_reward_function.reward_kwargs.
     if ours.startswith("reward manager"):
@@ -209,7 +215,7 @@ def check_reward_config(config: Any) -> None:
 
     key = _reward_kwargs_key(ours)
     try:
-        RewardConfig.from_kwargs(**(_plain(_get(config, key)) or {}))
+        RewardConfig.from_kwargs(**reward_kwargs(config, key))
     except ValueError as error:
         raise ValueError(f"{key}: {error}") from None
 
