@@ -230,7 +230,7 @@ class TestComprehensiveness:
         # Weighing is judged against the response's own answer (C): C supported, A, B, D rejected.
         argued = respond(
             "Sudden pleuritic chest pain with tachycardia and tachypnoea suggests pulmonary embolism (C). "
-            "Lobar pneumonia (B) is less likely because the pain is pleuritic. "
+            "Lobar pneumonia (B) is less likely without a productive cough or focal dullness. "
             "Acute bronchitis (A) does not cause pleuritic pain. "
             "Congestive heart failure (D) is unlikely without oedema.",
             "Pleuritic pain with tachycardia: pulmonary embolism. \\boxed{C}",

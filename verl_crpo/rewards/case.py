@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -22,6 +23,14 @@ logger = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGHIJ"
 SHINGLE = 5
+
+_PATIENT_WORDS = frozenset(
+    """
+    patient she he her his woman man boy girl child infant newborn neonate baby toddler adolescent lady
+    gentleman mother father primigravida multigravida pregnant
+    """.split()  # noqa: SIM905 (a word list reads better as prose)
+)
+_AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +51,9 @@ class Case:
         option_words: per letter, the lower-cased words of the option text.
         option_keys: per letter, ``(stems that identify it, how many of them a mention needs)``.
         stem_owner: identifying stem to the letters it identifies.
+        option_stem_union: every content stem of every option's text.
+        has_patient: whether the case text describes a patient (an age, a sex, "patient", a
+            pronoun); a knowledge question does not, and gives no licence to invent one.
     """
 
     gold: str
@@ -55,6 +67,8 @@ class Case:
     option_words: Mapping[str, frozenset[str]]
     option_keys: Mapping[str, tuple[frozenset[str], int]]
     stem_owner: Mapping[str, tuple[str, ...]]
+    option_stem_union: frozenset[str]
+    has_patient: bool
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -183,6 +197,8 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         option_words=MappingProxyType({letter: frozenset(words_of(text)) for letter, text in options.items()}),
         option_keys=MappingProxyType(option_keys),
         stem_owner=MappingProxyType(stem_owner),
+        option_stem_union=frozenset().union(*option_stems.values()),
+        has_patient=not _PATIENT_WORDS.isdisjoint(question_words) or bool(_AGE.search(question.lower())),
     )
 
 

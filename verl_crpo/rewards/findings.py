@@ -33,7 +33,17 @@ from itertools import compress
 import regex
 
 from verl_crpo.rewards.case import SHINGLE, Case
-from verl_crpo.rewards.text import normalize_number, stems_of
+from verl_crpo.rewards.lexicon import (
+    DISCOURSE_WORDS,
+    GENERIC_WORDS,
+    HYPOTHETICAL_WORDS,
+    INTERPRETATION_SUFFIXES,
+    INTERPRETATION_WORDS,
+    NEGATION_WORDS,
+    STOP_WORDS,
+    TEST_WORDS,
+)
+from verl_crpo.rewards.text import WORD_BREAKS, normalize_number, stems_of
 
 __all__ = ["MAX_CANDIDATES", "MAX_INVENTED", "grader_directed", "invented_findings", "strip_copied"]
 
@@ -68,31 +78,53 @@ _THRESHOLD = regex.compile(
     r"approximately|about))\s*+\S*+\s*+$"
 )
 _RANGE_AFTER = regex.compile(r"\s*+\S{0,12}?\s*+(?:-|–|to)\s*+\d")
-_ATTRIBUTED = regex.compile(
-    r"(?:\b(?:has|had|with|her|his|their|patient's|patients|known)\s++(?:a\s++)?(?:(?:past\s++)?medical\s++)?"
-    r"|\b(?:was|were|been|is|previously)\s++)$"
+_SUBJECT = (
+    r"(?:she|he|the patient|this patient|our patient|the (?:wo)?man|this (?:wo)?man|the (?:boy|girl|child|infant|baby)|"
+    r"this (?:boy|girl|child|infant|baby))"
 )
-_HISTORY_CUES = ("history of ", "history significant for ", "diagnosed with ", "h/o ")
-_FILLER = frozenset(
-    """
-    a an the recent chronic longstanding long-standing poorly well controlled untreated known prior
-    previous recurrent severe mild
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
+_STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is", "developed"})
+_SUBJECT_FACT = regex.compile(
+    rf"\b{_SUBJECT}\s++(?:also\s++|additionally\s++|previously\s++|recently\s++|later\s++)?(?P<verb>"
+    r"has|had|have|presents with|presented with|developed|suffers from|suffered from|complained of|complains of|"
+    r"reported|describes|described|was found to have|was noted to have|is taking|takes|took|was started on|"
+    r"is on|was on|uses|used|drinks|drank|smokes|smoked|underwent|received|was treated with|is known to have|"
+    r"was diagnosed with|is a|is an)\b"
 )
-_TEST_WORDS = frozenset(
-    """
-    troponin troponins ecg ekg electrocardiogram x-ray xray radiograph ct mri ultrasound
-    echocardiogram echo biopsy lipase amylase d-dimer bnp culture cultures urinalysis ferritin tsh
-    cortisol crp esr ana serology angiogram endoscopy colonoscopy puncture csf eeg spirometry abg
-    gas procalcitonin potassium sodium creatinine glucose lactate hemoglobin haemoglobin platelets
-    wbc inr bilirubin ketones
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
+_FAMILY_OR_HISTORY = regex.compile(
+    r"\b(?:(?:her|his|their|the patient's|patient's)\s++(?:mother|father|sister|brother|parents?|grandmother|"
+    r"grandfather|aunt|uncle|son|daughter|siblings?|twin|family|partner|husband|wife)\s++(?:also\s++)?"
+    r"(?:has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was)"
+    r"|family history (?:of|is significant for|includes|significant for)"
+    r"|(?:past\s++)?(?:medical\s++|surgical\s++)?history (?:of|is significant for|includes|significant for)"
+    r"|(?:was|were)\s++(?:previously\s++)?diagnosed with|h/o|known case of"
+    r"|(?:her|his) (?:medications?|meds|drugs|regimen) (?:include|includes|are|were|consists? of)"
+    r"|on (?:physical\s++)?(?:examination|exam|auscultation|palpation|inspection|percussion|fundoscopy)\s*+,?"
+    r"|(?:examination|exam|auscultation|palpation|imaging|workup)\s++(?:also\s++)?"
+    r"(?:showed|revealed|demonstrated|found|disclosed|was notable for))\b"
 )
-_RESULT_VERBS = (" was ", " were ", " came back", " returned ", " showed ", " revealed ", " demonstrated ")
-_RESULT_SKIP = frozenset(
-    {"level", "levels", "result", "results", "scan", "study", "count", "the", "his", "her", "a", "an"}
+_TESTS = "|".join(sorted(TEST_WORDS, key=len, reverse=True))
+# "<test> showed <item>": the item follows.
+_RESULT_AFTER = regex.compile(
+    rf"\b(?:{_TESTS})s?\s++(?:\S++\s++){{0,2}}?(?:showed|revealed|demonstrated|disclosed|was notable for|"
+    r"came back (?:with|showing))\b"
 )
-_NEGATED = regex.compile(r"\b(?:no|not|without|denies|denied|negative for|absence of|never)\s*+\S*+\s*+$")
+# "<item> were positive", "<item> was palpable": the item precedes (past tense: a finding, not knowledge).
+_RESULT_BEFORE = regex.compile(
+    r"\s(?:was|were|came back|returned|tested)\s++(?:also\s++|strongly\s++|markedly\s++)?(?:positive|negative|"
+    r"elevated|raised|high|low|decreased|increased|reduced|abnormal|enlarged|palpable|palpated|detected|present|"
+    r"found|noted|seen|heard|observed|identified|reactive)\b"
+)
+_SCOPE = 120
+_TERMINATOR = regex.compile(
+    r"[.;:!?\n(]|\b(?:but|which|so|because|since|suggesting|suggests|indicating|indicates|consistent|"
+    r"that|while|whereas|although|making|pointing|points|as|given|therefore|hence|favou?ring|typical|"
+    r"argues?|supports?|explains?|fits?|treated|treats|ruling|rules)\b"
+)
+_ITEM_SEPARATOR = regex.compile(r",\s*+(?:and\s++|or\s++)?|\s(?:and|or|with|plus)\s")
+_ITEM_BREAKS = (". ", ", ", "; ", "\n", " and ")
+_ITEM_NEGATIONS = frozenset({"no", "not", "none", "never", "without", "nothing", "neither"})
+_MODIFIERS = NEGATION_WORDS | HYPOTHETICAL_WORDS
+_NOT_FINDINGS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS
 _GRADER_GATES = (
     "instruction",
     "ignore",
@@ -165,8 +197,7 @@ def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
     # Most responses only quote the case's numbers: their distinct tokens settle it at once.
     unknown = any(normalize_number(number) not in case.numbers for number in set(numbers))
     count = _invented_values(low, numbers, case) if unknown else 0
-    count += _invented_history(low, case, MAX_INVENTED - count)
-    count += _invented_results(low, case, MAX_INVENTED - count)
+    count += _invented_assertions(low, case, MAX_INVENTED - count)
     return min(count, MAX_INVENTED)
 
 
@@ -194,44 +225,84 @@ def _invented_values(low: str, numbers: list[str], case: Case) -> int:
     return count
 
 
-def _invented_history(low: str, case: Case, limit: int) -> int:
+def _invented_assertions(low: str, case: Case, limit: int) -> int:
+    """Statements asserted about the patient (ConText triggers) whose content the case lacks."""
+    if limit <= 0:
+        return 0
+    counted: list[tuple[int, int]] = []
     count = examined = 0
-    case_stems = None
-    for cue in _HISTORY_CUES:
-        position = low.find(cue)
-        while position != -1 and count < limit and examined < MAX_CANDIDATES:
-            examined += 1
-            after = low[position + len(cue) : position + len(cue) + 80].split()
-            word = next((w.strip(".,;:()") for w in after if w not in _FILLER), "")
-            window = max(0, position - 40)
-            attributed = _ATTRIBUTED.search(low, window, position) or cue == "h/o "
-            if word and attributed and word not in case.words and not _NEGATED.search(low, window, position):
-                if case_stems is None:
-                    case_stems = case.findings.union(*case.option_stems.values())
-                count += not stems_of([word]) & case_stems
-            position = low.find(cue, position + len(cue))
+    for start, end, licensed in _assertion_items(low):
+        examined += 1
+        if examined > MAX_CANDIDATES or count >= limit:
+            break
+        if any(s < end and start < e for s, e in counted):
+            continue  # the same statement found by a second trigger
+        words = [w for w in low[start:end].translate(WORD_BREAKS).split() if w not in _NOT_FINDINGS]
+        if not words or words[0] in _ITEM_NEGATIONS:
+            continue
+        content = stems_of(words)
+        if not content:
+            continue
+        if case.has_patient:
+            if not content.isdisjoint(case.findings) or not content.isdisjoint(case.option_stem_union):
+                continue  # restates or interprets a case finding
+            if licensed and any(_is_interpretation(w) for w in words):
+                continue  # "she has hypothyroidism": the diagnosis the analysis argues, not a new finding
+        counted.append((start, end))
+        count += 1
     return count
 
 
-def _invented_results(low: str, case: Case, limit: int) -> int:
-    count = examined = 0
-    for verb in _RESULT_VERBS:
-        position = low.find(verb)
-        while position != -1 and count < limit and examined < MAX_CANDIDATES:
-            examined += 1
-            before = [w.strip(".,;:()") for w in low[max(0, position - 40) : position].split()[-3:]]
-            test = next((w for w in reversed(before) if w not in _RESULT_SKIP), "")
-            value_follows = any(ch.isdigit() for ch in low[position + len(verb) : position + len(verb) + 12])
-            if (
-                test in _TEST_WORDS
-                and not value_follows
-                and test not in case.words
-                and test.rstrip("s") not in case.words
-                and not _NEGATED.search(low, max(0, position - 40), position - len(test))
-            ):
-                count += 1
-            position = low.find(verb, position + len(verb))
-    return count
+def _assertion_items(low: str):
+    """``(start, end, licensed)`` of each item a trigger asserts about the patient, in text order per trigger.
+
+    ``licensed``: asserted with a present-tense state verb ("she has"), where naming a condition
+    is an interpretation.
+    """
+    for match in _SUBJECT_FACT.finditer(low):
+        if _modified(low, match.start()):
+            continue
+        licensed = match.group("verb") in _STATE_VERBS
+        yield from _items(low, match.end(), licensed)
+    for match in _FAMILY_OR_HISTORY.finditer(low):
+        if not _modified(low, match.start()):
+            yield from _items(low, match.end(), False)
+    for match in _RESULT_AFTER.finditer(low):
+        if not _modified(low, match.start()):
+            yield from _items(low, match.end(), False)
+    for match in _RESULT_BEFORE.finditer(low):
+        clause_start = max(low.rfind(sep, max(0, match.start() - 60), match.start()) for sep in _ITEM_BREAKS)
+        start = max(clause_start + 1, match.start() - 60)
+        if not _modified(low, start):
+            yield start, match.start(), False
+
+
+def _items(low: str, start: int, licensed: bool):
+    """Split the scope after a trigger into items at commas and "and"/"or", ending at a terminator."""
+    window = low[start : start + _SCOPE]
+    stop = _TERMINATOR.search(window)
+    scope_end = start + (stop.start() if stop else len(window))
+    if not _ITEM_NEGATIONS.isdisjoint(window[: scope_end - start].split()[:2]):
+        return  # "she has no fever, night sweats or weight loss": the negation covers every item
+    position = start
+    for separator in _ITEM_SEPARATOR.finditer(low, start, scope_end):
+        if separator.start() > position:
+            yield position, separator.start(), licensed
+        position = separator.end()
+    if scope_end > position:
+        yield position, scope_end, licensed
+
+
+def _modified(low: str, position: int) -> bool:
+    """ConText modifiers before a trigger in its sentence: negated ("denies") or hypothetical ("if", "would")."""
+    window = low[max(0, position - 48) : position]
+    cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "))
+    before = window[cut + 1 :].translate(WORD_BREAKS).split()[-6:]
+    return not _MODIFIERS.isdisjoint(before)
+
+
+def _is_interpretation(word: str) -> bool:
+    return word in INTERPRETATION_WORDS or (len(word) > 5 and word.endswith(INTERPRETATION_SUFFIXES))
 
 
 def grader_directed(text: str, lowered: str | None = None) -> bool:

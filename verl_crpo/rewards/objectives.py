@@ -32,7 +32,7 @@ __all__ = [
 
 CONCLUSION_EVIDENCE_TARGET = 2
 INVENTED_FINDING_FACTOR = 0.5
-_NO_WEIGHING = Weighing(frozenset(), frozenset(), {}, None)
+_NO_WEIGHING = Weighing(frozenset(), {}, ())
 _BOX_SPAN = regex.compile(r"\\boxed\s*+\{(?:[^{}]|\{[^{}]*+\})*+\}")
 
 
@@ -46,6 +46,8 @@ class Assessment:
         answer: the single final answer letter, or None (see :func:`accuracy_reward`).
         analysis: how the analysis weighs the options.
         conclusion: how the conclusion (its boxes removed) weighs the options.
+        conclusion_choice: the option the conclusion argues for (:func:`conclusion_choice`), or None.
+        analysis_choice: the option the analysis argues for (:func:`analysis_choice`), or None.
         findings_cited: distinct case-finding stems in the analysis outside copied runs.
         conclusion_evidence: distinct case-finding stems in the conclusion that the analysis
             (outside copied runs) also states.
@@ -59,6 +61,8 @@ class Assessment:
     answer: str | None
     analysis: Weighing
     conclusion: Weighing
+    conclusion_choice: str | None
+    analysis_choice: str | None
     findings_cited: int
     conclusion_evidence: int
     copied_fraction: float
@@ -76,8 +80,8 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
         ...                   "options": {"A": "Asthma", "B": "Pneumonia"}}, True)
         >>> a = assess(parse_response("<dx>Fever with crackles points to pneumonia.</dx>"
         ...            "<conclusion>Fever and crackles: pneumonia. \\\\boxed{B}</conclusion>"), case)
-        >>> a.answer, a.findings_cited, a.conclusion_evidence, a.analysis.choice
-        ('B', 2, 2, 'B')
+        >>> a.answer, a.findings_cited, a.conclusion_evidence, a.analysis_choice, a.conclusion_choice
+        ('B', 2, 2, 'B', 'B')
     """
     answer = _final_answer(parsed, case)
     if not parsed.structure_ok:
@@ -87,6 +91,8 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
             answer,
             _NO_WEIGHING,
             _NO_WEIGHING,
+            None,
+            None,
             0,
             0,
             0.0,
@@ -101,18 +107,44 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
     cited = own_stems & case.findings
     conclusion = sentences_of(_without_boxes(parsed.conclusion))
     conclusion_stems = stems_of(conclusion.words)
+    analysis_weighing = weigh_sentences(analysis, case, stems=analysis_stems)
+    conclusion_weighing = weigh_sentences(conclusion, case, count_neutral=True, stems=conclusion_stems)
+    concluded = conclusion_choice(conclusion_weighing)
     return Assessment(
         parsed=parsed,
         case=case,
         answer=answer,
-        analysis=weigh_sentences(analysis, case, stems=analysis_stems),
-        conclusion=weigh_sentences(conclusion, case, count_neutral=True, stems=conclusion_stems),
+        analysis=analysis_weighing,
+        conclusion=conclusion_weighing,
+        conclusion_choice=concluded,
+        analysis_choice=analysis_choice(analysis_weighing, concluded),
         findings_cited=len(cited),
         conclusion_evidence=len(conclusion_stems & cited),
         copied_fraction=copied,
         invented=invented_findings(parsed.text, case, low),
         grader_directed=grader_directed(parsed.text, low),
     )
+
+
+def conclusion_choice(conclusion: Weighing) -> str | None:
+    """The option a conclusion argues for: its single leader, with a positive stance (a plain mention counts +1/2)."""
+    leaders = conclusion.leaders
+    return leaders[0] if len(leaders) == 1 and conclusion.stance[leaders[0]] > 0 else None
+
+
+def analysis_choice(analysis: Weighing, concluded: str | None) -> str | None:
+    """The option an analysis argues for, read from its content.
+
+    Its single leader (highest stance among the options it mentions) unless every option it
+    mentions is rejected; when several lead, the conclusion's choice if it is one of them (an
+    analysis that rejects every other option argues for the one it leaves standing).
+    """
+    leaders = analysis.leaders
+    if not leaders or analysis.stance[leaders[0]] < 0:
+        return None
+    if len(leaders) == 1:
+        return leaders[0]
+    return concluded if concluded in leaders else None
 
 
 def _final_answer(parsed: ParsedResponse, case: Case) -> str | None:
@@ -169,11 +201,14 @@ def faithfulness_reward(a: Assessment) -> float:
       verbatim from the case removed first), divided by :func:`grounding_target`, capped at 1.
     * evidence: distinct case findings the conclusion cites that the analysis also stated,
       over :data:`CONCLUSION_EVIDENCE_TARGET` (2), capped at 1.
-    * consistency (the paper's consistency term): half for the analysis arguing for the boxed
-      answer (it is the unique option with most support-minus-rejection mentions), half for the
-      conclusion doing so; 0 without a single final answer.
-    * each invented patient finding (:func:`~verl_crpo.rewards.findings.invented_findings`)
-      multiplies the result by :data:`INVENTED_FINDING_FACTOR` (0.5).
+    * consistency (the paper's consistency term): half when the option the analysis argues for
+      (:func:`analysis_choice`) is the boxed answer, half when the conclusion's
+      (:func:`conclusion_choice`) is; both are read from content (option letters and names, and
+      whether the text around them supports or rejects them), so a box that contradicts the
+      argument loses this credit; 0 without a single final answer.
+    * each invented patient finding (:func:`~verl_crpo.rewards.findings.invented_findings`:
+      history, family history, medications, exam, imaging, pathology or test results, values,
+      with or without numbers) multiplies the result by :data:`INVENTED_FINDING_FACTOR` (0.5).
 
     0.0 without a recognisable structure or when the response addresses the grader.
     """
@@ -188,22 +223,26 @@ def consistency(a: Assessment) -> float:
     """Half for the analysis, half for the conclusion arguing for the single final answer."""
     if a.answer is None:
         return 0.0
-    return 0.5 * (a.analysis.choice == a.answer) + 0.5 * (a.conclusion.choice == a.answer)
+    return 0.5 * (a.analysis_choice == a.answer) + 0.5 * (a.conclusion_choice == a.answer)
 
 
 def comprehensiveness_reward(a: Assessment) -> float:
-    """Share of the options the analysis weighs with a reason. Range [0, 1].
+    """Share of the options the analysis addresses with specific content. Range [0, 1].
 
-    With ``n`` options: one credit when the final answer has a reasoned supporting mention in
-    the analysis, one per other option with a reasoned rejecting mention (without a single
-    final answer, only rejections count); divided by ``n``. Mentions in a sentence naming three
-    or more options are a list and earn nothing; so does a stance without a reason (rules in
-    :mod:`verl_crpo.rewards.options`). 0.0 without a recognisable structure.
+    With ``n`` options: one credit per option other than the final answer that the analysis
+    addresses (says something specific about: rules 5-6 of :mod:`verl_crpo.rewards.options`), in
+    any phrasing and with any stance, and one when it addresses the final answer without
+    rejecting it; divided by ``n``. Without a single final answer the analysis's own choice
+    takes the answer's place. Generic discourse, one reason repeated for every option, the
+    option's own words and sentences listing three or more options earn nothing. 0.0 without a
+    recognisable structure.
     """
     return options_addressed(a) / len(a.case.options) if a.parsed.structure_ok else 0.0
 
 
 def options_addressed(a: Assessment) -> int:
-    """Options weighed with a reason: the answer supported plus the other options rejected."""
-    supported = a.answer is not None and a.answer in a.analysis.supported
-    return int(supported) + len(a.analysis.rejected - {a.answer})
+    """Options addressed with specific content: the chosen one (not rejected) plus the others."""
+    chosen = a.answer if a.answer is not None else a.analysis_choice
+    addressed = a.analysis.addressed
+    supported = chosen in addressed and a.analysis.stance[chosen] >= 0
+    return int(supported) + len(addressed - {chosen})

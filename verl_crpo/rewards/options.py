@@ -1,24 +1,35 @@
-"""How a block of text weighs the options: which it mentions, for or against, and with what reason.
+"""How a block of text weighs the options: which it addresses, with what content, for or against.
 
-Rules (our choices; shared by faithfulness's consistency term and by comprehensiveness):
+Rules (our choices; shared by comprehensiveness and by faithfulness's consistency term). Content
+decides, not cue words: an option is addressed when the text says something specific about it.
 
-1. A block is split into sentences at ``.``, ``!``, ``?``, ``;`` followed by a space, and at
-   newlines.
-2. An option is *mentioned* in a sentence by letter (``(C)``, ``option C``, ``choice C``, or a
-   line starting ``C.``/``C)``/``C:``) or by name: the stems that tell its text apart from the
-   other options, all of them when there are one or two, half of them when more.
-3. A sentence mentioning three or more options is a list, not an argument: its mentions count
-   for nothing.
-4. A mention's *stance* is that of the nearest cue word in its sentence: support ("likely",
-   "consistent", "explains", "suggests", "classic", "best", ...) or rejection ("unlikely",
-   "less likely", "not", "no", "without", "excluded", "rules out", ...); "rather than",
-   "instead of" and "as opposed to" reject only what follows them. No cue: neutral.
-5. A mention is *reasoned* when its sentence, beyond the option's own words, cue words and
-   generic words ("patient", "presentation", "answer", "right", ...), has at least
-   :data:`MIN_REASON_WORDS` content word: a finding, feature, mechanism or rule ("no wheeze").
-   "A is unlikely here" gives no reason.
-6. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are
-   weighed: repetition beyond that earns nothing, and the cost of scoring stays bounded.
+1. **Sentences.** A block is split at ``.``, ``!``, ``?``, ``;`` followed by a space, and at
+   newlines. Check and cross marks (✔ ✓ ✅ / ✘ ✗ ❌ ✖) are read as "supported" / "rejected".
+2. **Mentions.** An option is mentioned by letter (``(C)``, ``option C``, ``choice C``, a line
+   starting ``C.``, ``C)``, ``C:``, ``C -``, ``**C.``, a table cell ``| C |``) or by name: the stems
+   that tell its text apart from the other options (all of them when there are one or two, half
+   when more): a drug, a diagnosis, a distinctive part of a long option.
+3. **Lists.** A sentence mentioning three or more options is a list: it addresses none of them.
+4. **Segments.** A sentence mentioning one option is about it; one mentioning two is cut at the
+   second mention, each part about its option ("rather than", "instead of", "unlike", "not" right
+   before a mention reject that option, and the rest of the sentence is about the other). Up to
+   :data:`MAX_CARRY` following sentences that mention no option continue the last option's
+   segment ("It blocks ...", the ``; would worsen ...`` of a list item).
+5. **Reasons.** An option's reason words are the content words of its segment: not stop, generic
+   or discourse words (:mod:`verl_crpo.rewards.lexicon`: "less consistent with the overall
+   picture", "not the best choice here" hold none), not numbers, not the words of any option's
+   own text ("methimazole is methimazole"). A reason word is *distinctive* when the segments of at
+   most half of the options use it (of two at least): the same reason repeated for every option
+   ("because the patient has an elevated TSH") is a template, not reasoning.
+6. **Addressed.** An option is addressed when its segment holds at least
+   :data:`MIN_REASON_WORDS` distinctive reason word: what it is, does, treats or causes, its typical
+   findings, or a case finding weighed against it, in any phrasing.
+7. **Stance.** Each segment's stance is read with ConText-style triggers
+   (:func:`~verl_crpo.rewards.context.stance`); continued sentences add theirs only when they
+   open or end with a pronoun ("It would worsen ...", "... argues against it") or are a bare mark. A plain mention counts +1/2 when
+   ``count_neutral`` is set (conclusions name their choice without arguing).
+8. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are read:
+   repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
 Everything is linear in the block: sentences and words come from ``str`` translations and splits
 of the whole block, done once (:func:`sentences_of`), mentions from literal searches over it.
@@ -28,16 +39,26 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate
 
 import regex
 
 from verl_crpo.rewards.case import Case
-from verl_crpo.rewards.stance import cues_of, reason_words, stance_at
+from verl_crpo.rewards.context import contrast_before, stance
+from verl_crpo.rewards.lexicon import (
+    DISCOURSE_WORDS,
+    GENERIC_WORDS,
+    NEGATION_WORDS,
+    REJECT_WORDS,
+    STOP_WORDS,
+    SUPPORT_WORDS,
+)
 from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, stems_of
 
 __all__ = [
+    "MAX_CARRY",
     "MAX_SENTENCES",
     "MIN_REASON_WORDS",
     "Sentences",
@@ -49,7 +70,15 @@ __all__ = [
 
 MIN_REASON_WORDS = 1
 MAX_SENTENCES = 64
+# A list item or a short paragraph about one option rarely runs past three sentences.
+MAX_CARRY = 3
 
+_MARKS = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, "✔✓✅☑"), " supported. "),
+        **dict.fromkeys(map(ord, "✘✗❌✖"), " rejected. "),
+    }
+)
 # Length-preserving: every sentence boundary becomes "\x1f", so offsets survive the split.
 _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # WORD_BREAKS that keeps the boundaries: str.split() splits at "\x1f" too, so one translation
@@ -59,11 +88,20 @@ _PLUS_ONE = (1).__add__
 _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
 _OPTION_REF_TAIL = regex.compile(r"\s*+\(?([a-j])\)?(?![\p{L}\d])")
-_MARKER = regex.compile(r"[ \t*\u2022>#-]*+\(?([a-j])[.):](?:\s|$)")
+# What follows "answer": "answer is (C).", "answer: C" (a letter ending the clause, not the article "a").
+_ANSWER_REF_TAIL = regex.compile(r"\s*+(?:is\s++|:\s*+)?(?:option\s++|choice\s++)?\(?([a-j])\)?(?=\s*+(?:[.,;:)*]|\x1f|$))")
+_MARKER = regex.compile(r"[ \t*\u2022>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-\u2013\u2014?]|\*\*)(?:\s|$)")
 # _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
-# On the folded (ASCII) text "\u2022" cannot occur and "\s" less breaks is this class; re finds
-# the leading break by a fast literal search, which regex does not.
-_MARKER_AFTER_BREAK = re.compile(r"\x1f[ \t*>#-]*+\(?([a-j])[.):](?:[ \t\x0b\x0c]|(?=\x1f)|\Z)")
+# On the folded (ASCII) text "\u2022" cannot occur and dashes are "?"; re finds the leading break
+# by a fast literal search, which regex does not.
+_MARKER_AFTER_BREAK = re.compile(
+    r"\x1f[ \t*>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-?]|\*\*)(?:[ \t\x0b\x0c]|(?=\x1f)|\Z)"
+)
+_NOT_REASONS = (
+    STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS
+) | {"supported", "rejected", "option", "choice"}
+# A continued sentence argues about the option only when it refers back to it ("it", "this drug").
+_ANAPHORS = frozenset({"it", "its", "this", "these", "they", "them", "their", "such", "which", "that"})
 
 
 @dataclass(frozen=True)
@@ -71,17 +109,15 @@ class Weighing:
     """What a block says about each option.
 
     Attributes:
-        supported: options with a reasoned supporting mention.
-        rejected: options with a reasoned rejecting mention.
-        net: per option, supporting minus rejecting mentions (listing sentences excluded), plus
-            half the neutral mentions when ``count_neutral`` was set.
-        choice: the option the block argues for: the unique highest positive ``net``, else None.
+        addressed: options whose segment holds a distinctive reason (rule 6).
+        stance: per option, the summed stance of its segments (rule 7), 0.0 when unmentioned.
+        leaders: the options with the highest stance among those mentioned, in letter order;
+            empty when none is mentioned.
     """
 
-    supported: frozenset[str]
-    rejected: frozenset[str]
-    net: dict[str, float]
-    choice: str | None
+    addressed: frozenset[str]
+    stance: dict[str, float]
+    leaders: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -107,12 +143,13 @@ def sentences_of(block: str) -> Sentences:
     """Split ``block`` into sentences and words.
 
     Example:
-        >>> s = sentences_of("Fever; no rash!\\nLikely (B).")
+        >>> s = sentences_of("Fever; no rash!\\nLikely (B). ✘")
         >>> s.pieces, s.starts, s.words
-        (['fever.', 'no rash.', 'likely (b).'], [0, 7, 16], ['fever', 'no', 'rash', 'likely', 'b'])
+        (['fever.', 'no rash.', 'likely (b).', ' rejected.', ''], [0, 7, 16, 28, 39], ['fever', 'no', 'rash', 'likely', 'b', 'rejected'])
     """
     # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
-    text = ascii_fold(block.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
+    text = block.translate(_MARKS) if not block.isascii() else block
+    text = ascii_fold(text.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
     broken = text.translate(_WORD_BREAKS_KEEP)
@@ -125,8 +162,8 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
     Args:
         block: the analysis or conclusion text.
         case: the validated case.
-        count_neutral: count a plain mention as half a supporting one (for conclusions, which
-            name their choice without arguing).
+        count_neutral: count a plain mention as +1/2 stance (for conclusions, which name their
+            choice without arguing).
         stems: the block's content stems, when the caller has them already.
 
     Example:
@@ -134,9 +171,9 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
         >>> case = build_case("demo", "B", {"question": "Dry cough, erythema nodosum and bilateral hilar "
         ...     "lymphadenopathy.", "options": {"A": "Tuberculosis", "B": "Sarcoidosis", "C": "Lymphoma"}}, True)
         >>> w = weigh_options("Sarcoidosis best explains the hilar lymphadenopathy with erythema nodosum. "
-        ...                   "Tuberculosis is unlikely without fever or night sweats. Lymphoma is possible.", case)
-        >>> sorted(w.supported), sorted(w.rejected), w.choice
-        (['B'], ['A'], 'B')
+        ...                   "Tuberculosis would cause fever, night sweats and cavitation. Lymphoma is possible.", case)
+        >>> sorted(w.addressed), w.leaders
+        (['A', 'B'], ('B',))
     """
     return weigh_sentences(sentences_of(block), case, count_neutral, stems)
 
@@ -148,38 +185,82 @@ def weigh_sentences(
     if stems is None:
         stems = stems_of(block.words)
     mentions = _mentions(block, case, stems & case.stem_owner.keys())
-    net = dict.fromkeys(case.options, 0.0)
-    supported, rejected = set(), set()
-    weighed = 0
-    for sentence in sorted(mentions):
-        letters = mentions[sentence]
+    standing = dict.fromkeys(case.options, 0.0)
+    bags: dict[str, set[str]] = {}
+    for letter, words, clause_stance in _segments(block, mentions, count_neutral):
+        standing[letter] += clause_stance
+        bags.setdefault(letter, set()).update(words)
+    reasons = {letter: stems_of(words - _NOT_REASONS) - case.option_stem_union for letter, words in bags.items()}
+    usage = Counter(stem for found in reasons.values() for stem in found)
+    most = max(2, len(case.options) // 2)
+    addressed = frozenset(
+        letter
+        for letter, found in reasons.items()
+        if sum(usage[stem] <= most for stem in found) >= MIN_REASON_WORDS
+    )
+    if not bags:
+        return Weighing(addressed, standing, ())
+    best = max(standing[letter] for letter in bags)
+    return Weighing(addressed, standing, tuple(letter for letter in case.options if letter in bags and standing[letter] == best))
+
+
+def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutral: bool):
+    """Yield ``(letter, words, stance)`` for each clause about one option (rules 3, 4, 7, 8)."""
+    owners: tuple[str, ...] = ()
+    carried = weighed = 0
+    last = min(len(block.pieces), MAX_SENTENCES * 4)
+    for index in range(last):
+        letters = mentions.get(index)
+        if letters is None:
+            words = block.tokens[index].split()
+            if not owners or not words:
+                continue
+            carried += 1
+            if carried > MAX_CARRY:
+                owners = ()
+                continue
+            refers = len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:])
+            clause_stance = stance(words) if refers else 0.0
+            for letter in owners:
+                yield letter, words, clause_stance
+            continue
         if len(letters) >= 3:
+            owners = ()
             continue
         weighed += 1
         if weighed > MAX_SENTENCES:
-            break
-        piece, start = block.pieces[sentence], block.starts[sentence]
-        words = block.tokens[sentence].split()
-        cues = cues_of(words)
-        reasons = None
-        for letter, position in letters.items():
-            # Words before the mention; a space count is exact for the single-spaced text models write.
-            stance = stance_at(piece.count(" ", 0, position - start), cues) if cues else 0
-            if stance == 0:
-                net[letter] += 0.5 if count_neutral else 0.0
-                continue
-            net[letter] += stance
-            found = supported if stance > 0 else rejected
-            if letter in found:
-                continue  # a reasoned mention with this stance is already on record
-            if reasons is None:
-                reasons = reason_words(words)
-            if len(reasons - case.option_words[letter]) >= MIN_REASON_WORDS:
-                found.add(letter)
-    best = max(net.values())
-    leaders = [letter for letter, value in net.items() if value == best]
-    choice = leaders[0] if best > 0 and len(leaders) == 1 else None
-    return Weighing(frozenset(supported), frozenset(rejected), net, choice)
+            return
+        owners, carried = tuple(letters), 0
+        for letter, words, clause_stance in _clauses(block, index, letters):
+            if clause_stance == 0.0 and count_neutral:
+                clause_stance = 0.5
+            yield letter, words, clause_stance
+
+
+def _clauses(block: Sentences, index: int, letters: dict[str, int]):
+    """The clauses of one sentence that mentions one or two options (rule 4)."""
+    piece = block.pieces[index]
+    if len(letters) == 1:
+        words = block.tokens[index].split()
+        yield next(iter(letters)), words, stance(words)
+        return
+    (first, p1), (second, p2) = sorted(letters.items(), key=lambda item: item[1])
+    start = block.starts[index]
+    before = piece[: max(0, p1 - start)].translate(WORD_BREAKS).split()
+    part1 = piece[max(0, p1 - start) : p2 - start].translate(WORD_BREAKS).split()
+    part2 = piece[p2 - start :].translate(WORD_BREAKS).split()
+    if contrast_before(before + part1):
+        # "levothyroxine rather than methimazole is the treatment": the rest is about the first.
+        yield first, before + part1 + part2, stance(part1[:-2] + part2)
+        yield second, [], -1.0
+        return
+    if before and contrast_before(before):
+        # "unlike methimazole, which blocks synthesis, levothyroxine replaces the hormone"
+        yield first, part1, -1.0
+        yield second, part2, stance(part2)
+        return
+    yield first, before + part1, stance(before + part1)
+    yield second, part2, stance(part2)
 
 
 def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict[str, int]]:
@@ -206,13 +287,13 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
 
 
 def _option_refs(text: str, end: int) -> list[tuple[int, str]]:
-    """``(offset, letter)`` of each "option C", "choice (C)" before ``end``."""
+    """``(offset, letter)`` of each "option C", "choice (C)", "answer is C." before ``end``."""
     # A reference ends in a letter a-j that no letter follows, so none can hold the start of another.
     hits = []
-    for word in ("option", "choice"):
+    for word, tail_pattern in (("option", _OPTION_REF_TAIL), ("choice", _OPTION_REF_TAIL), ("answer", _ANSWER_REF_TAIL)):
         position = text.find(word, 0, end)
         while position != -1:
-            tail = _OPTION_REF_TAIL.match(text, position + len(word), end)
+            tail = tail_pattern.match(text, position + len(word), end)
             if tail:
                 hits.append((position, tail.group(1).upper()))
             position = text.find(word, position + len(word), end)

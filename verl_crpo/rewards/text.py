@@ -15,6 +15,8 @@ import unicodedata
 
 import regex
 
+from verl_crpo.rewards.lexicon import GENERIC_WORDS, STOP_WORDS
+
 __all__ = [
     "GENERIC_WORDS",
     "STOP_WORDS",
@@ -47,36 +49,6 @@ WORD_BREAKS = str.maketrans(
     {**{c: " " for c in string.punctuation + "\u2013\u2014\u201c\u201d\x1f"}, "'": None, "\u2019": None, "\u2018": None}
 )
 _NUMBER = regex.compile(r"(?<![\p{L}\d.,])\d++(?:[.,]\d++)*+")
-
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our out over own same she
-    should so some such than that the their them then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you
-    your may might must shall per via yet thus hence therefore however although though whereas
-    since given due made make makes one two three first second also another any either neither
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
-)
-# Words every vignette or answer uses; sharing them with the case is not citing a finding.
-GENERIC_WORDS = frozenset(
-    """
-    patient patients year years old month months week weeks day days hour hours minute minutes
-    woman women man men boy girl child infant presents presented presenting comes came brought
-    physician doctor department emergency clinic office hospital examination exam shows showed
-    following likely likelihood diagnosis diagnose diagnosed answer option options choice correct
-    incorrect best next step management explanation explains findings finding symptoms symptom
-    clinical presentation picture case history evaluation further laboratory studies study
-    normal abnormal limits within results result test tests level levels value values since
-    because reports report says states complains complaint past medical recent recently
-    physical vital signs sign noted note notes shown show reveals revealed reveal right wrong
-    possible possibly scenario here seen this presentation vignette question overall temperature
-    pulse respirations respiratory rate pressure min mm hg sided
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
-)
-
 
 def sanitize(text: str) -> str:
     """Return ``text`` in NFKC with invisible and control characters removed.
