@@ -26,8 +26,9 @@ decides, not cue words: an option is addressed when the text says something spec
    findings, or a case finding weighed against it, in any phrasing.
 7. **Stance.** Each segment's stance is read with ConText-style triggers
    (:func:`~verl_crpo.rewards.context.stance`); continued sentences add theirs only when they
-   open or end with a pronoun ("It would worsen ...", "... argues against it") or are a bare mark. A plain mention counts +1/2 when
-   ``count_neutral`` is set (conclusions name their choice without arguing).
+   open or end with a pronoun ("It would worsen ...", "... argues against it") or are a bare
+   mark. A plain mention counts +1/2 when ``count_neutral`` is set (conclusions name their
+   choice without arguing).
 8. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are read:
    repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
@@ -89,7 +90,10 @@ _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
 _OPTION_REF_TAIL = regex.compile(r"\s*+\(?([a-j])\)?(?![\p{L}\d])")
 # What follows "answer": "answer is (C).", "answer: C" (a letter ending the clause, not the article "a").
-_ANSWER_REF_TAIL = regex.compile(r"\s*+(?:is\s++|:\s*+)?(?:option\s++|choice\s++)?\(?([a-j])\)?(?=\s*+(?:[.,;:)*]|\x1f|$))")
+_ANSWER_REF_TAIL = regex.compile(
+    r"\s*+(?:is\s++|:\s*+)?(?:option\s++|choice\s++)?\(?([a-j])\)?(?=\s*+(?:[.,;:)*]|\x1f|$))"
+)
+_REF_WORDS = (("option", _OPTION_REF_TAIL), ("choice", _OPTION_REF_TAIL), ("answer", _ANSWER_REF_TAIL))
 _MARKER = regex.compile(r"[ \t*\u2022>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-\u2013\u2014?]|\*\*)(?:\s|$)")
 # _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
 # On the folded (ASCII) text "\u2022" cannot occur and dashes are "?"; re finds the leading break
@@ -97,9 +101,12 @@ _MARKER = regex.compile(r"[ \t*\u2022>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++
 _MARKER_AFTER_BREAK = re.compile(
     r"\x1f[ \t*>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-?]|\*\*)(?:[ \t\x0b\x0c]|(?=\x1f)|\Z)"
 )
-_NOT_REASONS = (
-    STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS
-) | {"supported", "rejected", "option", "choice"}
+_NOT_REASONS = (STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS) | {
+    "supported",
+    "rejected",
+    "option",
+    "choice",
+}
 # A continued sentence argues about the option only when it refers back to it ("it", "this drug").
 _ANAPHORS = frozenset({"it", "its", "this", "these", "they", "them", "their", "such", "which", "that"})
 
@@ -144,8 +151,10 @@ def sentences_of(block: str) -> Sentences:
 
     Example:
         >>> s = sentences_of("Fever; no rash!\\nLikely (B). ✘")
-        >>> s.pieces, s.starts, s.words
-        (['fever.', 'no rash.', 'likely (b).', ' rejected.', ''], [0, 7, 16, 28, 39], ['fever', 'no', 'rash', 'likely', 'b', 'rejected'])
+        >>> s.pieces, s.starts
+        (['fever.', 'no rash.', 'likely (b).', ' rejected.', ''], [0, 7, 16, 28, 39])
+        >>> s.words
+        ['fever', 'no', 'rash', 'likely', 'b', 'rejected']
     """
     # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
     text = block.translate(_MARKS) if not block.isascii() else block
@@ -171,7 +180,8 @@ def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: se
         >>> case = build_case("demo", "B", {"question": "Dry cough, erythema nodosum and bilateral hilar "
         ...     "lymphadenopathy.", "options": {"A": "Tuberculosis", "B": "Sarcoidosis", "C": "Lymphoma"}}, True)
         >>> w = weigh_options("Sarcoidosis best explains the hilar lymphadenopathy with erythema nodosum. "
-        ...                   "Tuberculosis would cause fever, night sweats and cavitation. Lymphoma is possible.", case)
+        ...                   "Tuberculosis would cause fever, night sweats and cavitation. "
+        ...                   "Lymphoma is possible.", case)
         >>> sorted(w.addressed), w.leaders
         (['A', 'B'], ('B',))
     """
@@ -194,14 +204,13 @@ def weigh_sentences(
     usage = Counter(stem for found in reasons.values() for stem in found)
     most = max(2, len(case.options) // 2)
     addressed = frozenset(
-        letter
-        for letter, found in reasons.items()
-        if sum(usage[stem] <= most for stem in found) >= MIN_REASON_WORDS
+        letter for letter, found in reasons.items() if sum(usage[stem] <= most for stem in found) >= MIN_REASON_WORDS
     )
     if not bags:
         return Weighing(addressed, standing, ())
     best = max(standing[letter] for letter in bags)
-    return Weighing(addressed, standing, tuple(letter for letter in case.options if letter in bags and standing[letter] == best))
+    leaders = tuple(letter for letter in case.options if letter in bags and standing[letter] == best)
+    return Weighing(addressed, standing, leaders)
 
 
 def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutral: bool):
@@ -290,10 +299,10 @@ def _option_refs(text: str, end: int) -> list[tuple[int, str]]:
     """``(offset, letter)`` of each "option C", "choice (C)", "answer is C." before ``end``."""
     # A reference ends in a letter a-j that no letter follows, so none can hold the start of another.
     hits = []
-    for word, tail_pattern in (("option", _OPTION_REF_TAIL), ("choice", _OPTION_REF_TAIL), ("answer", _ANSWER_REF_TAIL)):
+    for word, pattern in _REF_WORDS:
         position = text.find(word, 0, end)
         while position != -1:
-            tail = tail_pattern.match(text, position + len(word), end)
+            tail = pattern.match(text, position + len(word), end)
             if tail:
                 hits.append((position, tail.group(1).upper()))
             position = text.find(word, position + len(word), end)

@@ -50,6 +50,7 @@ WORD_BREAKS = str.maketrans(
 )
 _NUMBER = regex.compile(r"(?<![\p{L}\d.,])\d++(?:[.,]\d++)*+")
 
+
 def sanitize(text: str) -> str:
     """Return ``text`` in NFKC with invisible and control characters removed.
 
