@@ -28,6 +28,7 @@ result verbs), far more than any real response holds, so garbage cannot make sco
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import compress
 
 import regex
@@ -43,7 +44,7 @@ from verl_crpo.rewards.lexicon import (
     STOP_WORDS,
     TEST_WORDS,
 )
-from verl_crpo.rewards.text import WORD_BREAKS, normalize_number, stems_of
+from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, normalize_number, stems_of
 
 __all__ = ["MAX_CANDIDATES", "MAX_INVENTED", "grader_directed", "invented_findings", "strip_copied"]
 
@@ -78,42 +79,91 @@ _THRESHOLD = regex.compile(
     r"approximately|about))\s*+\S*+\s*+$"
 )
 _RANGE_AFTER = regex.compile(r"\s*+\S{0,12}?\s*+(?:-|–|to)\s*+\d")
-_SUBJECT = (
-    r"(?:she|he|the patient|this patient|our patient|the (?:wo)?man|this (?:wo)?man|the (?:boy|girl|child|infant|baby)|"
-    r"this (?:boy|girl|child|infant|baby))"
-)
-_STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is", "developed"})
-_SUBJECT_FACT = regex.compile(
-    rf"\b{_SUBJECT}\s++(?:also\s++|additionally\s++|previously\s++|recently\s++|later\s++)?(?P<verb>"
+_FACT_VERBS = (
     r"has|had|have|presents with|presented with|developed|suffers from|suffered from|complained of|complains of|"
     r"reported|describes|described|was found to have|was noted to have|is taking|takes|took|was started on|"
     r"is on|was on|uses|used|drinks|drank|smokes|smoked|underwent|received|was treated with|is known to have|"
-    r"was diagnosed with|is a|is an)\b"
+    r"was diagnosed with|is a|is an"
 )
-_FAMILY_OR_HISTORY = regex.compile(
-    r"\b(?:(?:her|his|their|the patient's|patient's)\s++(?:mother|father|sister|brother|parents?|grandmother|"
-    r"grandfather|aunt|uncle|son|daughter|siblings?|twin|family|partner|husband|wife)\s++(?:also\s++)?"
-    r"(?:has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was)"
-    r"|family history (?:of|is significant for|includes|significant for)"
-    r"|(?:past\s++)?(?:medical\s++|surgical\s++)?history (?:of|is significant for|includes|significant for)"
-    r"|(?:was|were)\s++(?:previously\s++)?diagnosed with|h/o|known case of"
-    r"|(?:her|his) (?:medications?|meds|drugs|regimen) (?:include|includes|are|were|consists? of)"
-    r"|on (?:physical\s++)?(?:examination|exam|auscultation|palpation|inspection|percussion|fundoscopy)\s*+,?"
-    r"|(?:examination|exam|auscultation|palpation|imaging|workup)\s++(?:also\s++)?"
-    r"(?:showed|revealed|demonstrated|found|disclosed|was notable for))\b"
+_STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is a", "is an", "developed"})
+_FAMILY_VERBS = r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was"
+_RESULTS = (
+    r"positive|negative|elevated|raised|high|low|decreased|increased|reduced|abnormal|enlarged|palpable|palpated|"
+    r"detected|present|found|noted|seen|heard|observed|identified|reactive"
 )
-_TESTS = "|".join(sorted(TEST_WORDS, key=len, reverse=True))
-# "<test> showed <item>": the item follows.
-_RESULT_AFTER = regex.compile(
-    rf"\b(?:{_TESTS})s?\s++(?:\S++\s++){{0,2}}?(?:showed|revealed|demonstrated|disclosed|was notable for|"
-    r"came back (?:with|showing))\b"
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    """A ConText trigger: a literal keyword, what must precede it, what must follow it, where its items lie.
+
+    ``back`` is searched in the :data:`_BACK` characters before the keyword, ``forward`` matched at
+    the keyword; ``items_before``: the asserted item precedes the trigger ("antibodies were
+    positive"), else it follows ("she had a goitre").
+    """
+
+    keyword: str
+    gate: str  # the keyword's first word: a response without it cannot hold the trigger
+    forward: regex.Pattern
+    back: regex.Pattern | None = None
+    items_before: bool = False
+
+
+def _t(keyword: str, forward: str, back: str | None = None, items_before: bool = False) -> _Trigger:
+    return _Trigger(
+        keyword,
+        keyword.replace("/", " ").split()[0],
+        regex.compile(forward),
+        None if back is None else regex.compile(back + r"\s*+$"),
+        items_before,
+    )
+
+
+_SUBJECT_ADVERBS = r"\s++(?:also\s++|additionally\s++|previously\s++|recently\s++|later\s++)?"
+_PATIENT_NOUN_BACK = r"\b(?:the|this|our)"
+_FAMILY_BACK = r"\b(?:her|his|their|the patient's|patient's)"
+_TRIGGERS = (
+    # "she had a goitre", "the patient is taking lithium": a fact verb after the patient as subject.
+    *(_t(k, rf"{k}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", r"(?:^|[^a-z])") for k in ("she ", "he ")),
+    *(
+        _t(k, rf"{k}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", _PATIENT_NOUN_BACK)
+        for k in ("patient", "woman", "man", "boy", "girl", "child", "infant", "baby")
+    ),
+    # "her mother has Hashimoto thyroiditis"
+    *(
+        _t(k, rf"{k}s?\s++(?:also\s++)?(?:{_FAMILY_VERBS})\b", _FAMILY_BACK)
+        for k in ("mother", "father", "sister", "brother", "parent", "grandmother", "grandfather", "aunt", "uncle",
+                  "son", "daughter", "sibling", "twin", "partner", "husband", "wife")
+    ),  # fmt: skip
+    _t("family history", r"family history\s++(?:of|is significant for|includes|significant for)\b"),
+    _t("history", r"history\s++(?:of|is significant for|includes|significant for)\b"),
+    _t("diagnosed with", r"diagnosed with\b", r"\b(?:was|were)(?:\s++previously)?"),
+    _t("h/o", r"h/o\b"),
+    _t("known case of", r"known case of\b"),
+    *(
+        _t(k, rf"{k}\s++(?:include|includes|are|were|consists? of)\b", r"\b(?:her|his|their)")
+        for k in ("medications", "medication", "meds", "regimen")
+    ),
+    # "on examination, ...", "examination revealed ..."
+    *(
+        _t(k, rf"{k}\s*+,?(?:\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b)?",
+           r"\bon(?:\s++physical)?")
+        for k in ("examination", "exam", "auscultation", "palpation", "inspection", "percussion", "fundoscopy")
+    ),  # fmt: skip
+    *(
+        _t(k, rf"{k}\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b")
+        for k in ("examination", "exam", "auscultation", "palpation", "imaging", "workup")
+    ),
+    # "<test> showed <item>": the test word is checked in the words before the verb.
+    *(_t(k, rf"{k}\b") for k in (" showed", " revealed", " demonstrated", " disclosed", " was notable for")),
+    # "<item> were positive", "<item> was palpable": past tense reports a finding, not knowledge.
+    *(
+        _t(k, rf"{k}\s++(?:also\s++|strongly\s++|markedly\s++)?(?:{_RESULTS})\b", items_before=True)
+        for k in (" was", " were", " came back", " returned", " tested")
+    ),
 )
-# "<item> were positive", "<item> was palpable": the item precedes (past tense: a finding, not knowledge).
-_RESULT_BEFORE = regex.compile(
-    r"\s(?:was|were|came back|returned|tested)\s++(?:also\s++|strongly\s++|markedly\s++)?(?:positive|negative|"
-    r"elevated|raised|high|low|decreased|increased|reduced|abnormal|enlarged|palpable|palpated|detected|present|"
-    r"found|noted|seen|heard|observed|identified|reactive)\b"
-)
+_RESULT_VERBS = frozenset({" showed", " revealed", " demonstrated", " disclosed", " was notable for"})
+_BACK = 24
 _SCOPE = 120
 _TERMINATOR = regex.compile(
     r"[.;:!?\n(]|\b(?:but|which|so|because|since|suggesting|suggests|indicating|indicates|consistent|"
@@ -125,6 +175,7 @@ _ITEM_BREAKS = (". ", ", ", "; ", "\n", " and ")
 _ITEM_NEGATIONS = frozenset({"no", "not", "none", "never", "without", "nothing", "neither"})
 _MODIFIERS = NEGATION_WORDS | HYPOTHETICAL_WORDS
 _NOT_FINDINGS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS
+_TEST_WORDS_SET = TEST_WORDS | {w + "s" for w in TEST_WORDS}
 _GRADER_GATES = (
     "instruction",
     "ignore",
@@ -254,27 +305,36 @@ def _invented_assertions(low: str, case: Case, limit: int) -> int:
 
 
 def _assertion_items(low: str):
-    """``(start, end, licensed)`` of each item a trigger asserts about the patient, in text order per trigger.
+    """``(start, end, licensed)`` of each item a trigger asserts about the patient, trigger by trigger.
 
     ``licensed``: asserted with a present-tense state verb ("she has"), where naming a condition
-    is an interpretation.
+    is an interpretation. Keywords are found by literal search, and patterns only run where one
+    occurs: a scan for every trigger at every position would cost ten times more.
     """
-    for match in _SUBJECT_FACT.finditer(low):
-        if _modified(low, match.start()):
+    present = set(ascii_fold(low).translate(WORD_BREAKS).split())
+    for trigger in _TRIGGERS:
+        if trigger.gate not in present:
             continue
-        licensed = match.group("verb") in _STATE_VERBS
-        yield from _items(low, match.end(), licensed)
-    for match in _FAMILY_OR_HISTORY.finditer(low):
-        if not _modified(low, match.start()):
-            yield from _items(low, match.end(), False)
-    for match in _RESULT_AFTER.finditer(low):
-        if not _modified(low, match.start()):
-            yield from _items(low, match.end(), False)
-    for match in _RESULT_BEFORE.finditer(low):
-        clause_start = max(low.rfind(sep, max(0, match.start() - 60), match.start()) for sep in _ITEM_BREAKS)
-        start = max(clause_start + 1, match.start() - 60)
-        if not _modified(low, start):
-            yield start, match.start(), False
+        keyword = trigger.keyword
+        position = low.find(keyword)
+        while position != -1:
+            match = trigger.forward.match(low, position)
+            if match and (trigger.back is None or trigger.back.search(low, max(0, position - _BACK), position)):
+                if keyword in _RESULT_VERBS and _TEST_WORDS_SET.isdisjoint(_words_before(low, position, 3)):
+                    pass
+                elif trigger.items_before:
+                    clause = max(low.rfind(sep, max(0, position - 60), position) for sep in _ITEM_BREAKS)
+                    start = max(clause + 1, position - 60)
+                    if not _modified(low, start):
+                        yield start, position, False
+                elif not _modified(low, position):
+                    verb = match.groupdict().get("verb")
+                    yield from _items(low, match.end(), verb in _STATE_VERBS)
+            position = low.find(keyword, position + len(keyword))
+
+
+def _words_before(low: str, position: int, n: int) -> list[str]:
+    return low[max(0, position - 40) : position].translate(WORD_BREAKS).split()[-n:]
 
 
 def _items(low: str, start: int, licensed: bool):
