@@ -177,10 +177,10 @@ class TestFaithfulness:
         assert score(copied)["faithfulness"] <= score(short)["faithfulness"]
 
     def test_answer_contradicts_analysis(self):
-        # Analysis argues for B, box says C: consistency 0 (no credit for analysis or conclusion
-        # choice matching C), evidence still 1: (1 + 1 + 0) / 3.
+        # Analysis and conclusion argue for B, box says C: consistency 0 (neither choice is C), and
+        # the conclusion's evidence supports B, not the answer: evidence 0. (1 + 0 + 0) / 3.
         contradict = respond(conclusion=GOOD_CONCLUSION.replace("\\boxed{B}", "\\boxed{C}"))
-        assert score(contradict, gold="C")["faithfulness"] == pytest.approx((1 + 1 + 0) / 3)
+        assert score(contradict, gold="C")["faithfulness"] == pytest.approx((1 + 0 + 0) / 3)
 
     def test_grader_directed_text(self):
         # Text addressed to the grader is not clinical reasoning: 0.

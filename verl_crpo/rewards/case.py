@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from verl_crpo.rewards.text import GENERIC_WORDS, numbers_in, sanitize, stems_of, words_of
+from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, numbers_in, sanitize, stems_of, words_of
 
 __all__ = ["LETTERS", "SHINGLE", "Case", "build_case"]
 
@@ -24,11 +24,22 @@ logger = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJ"
 SHINGLE = 5
 
+_MODIFIER_STEMS = frozenset(
+    """
+    acute chronic primar second severe mild modera left right bilate unilat total partia early late high low
+    increa decrea elevat reduce normal abnorm type first third fourth first-  sudden progre recurr
+    """.split()  # noqa: SIM905 (a word list reads better as prose)
+)
 _PATIENT_WORDS = frozenset(
     """
     patient she he her his woman man boy girl child infant newborn neonate baby toddler adolescent lady
     gentleman mother father primigravida multigravida pregnant
     """.split()  # noqa: SIM905 (a word list reads better as prose)
+)
+# Capitalised NOT/EXCEPT, or the usual lower-case forms, in the question's last sentences.
+_NEGATIVE_STEM = re.compile(
+    r"\b(?:NOT|EXCEPT|LEAST|FALSE|INCORRECT|UNTRUE)\b|\b(?:except|least likely|is not (?:a |an )?(?:feature|true|seen|"
+    r"associated|characteristic|cause|used|indicated|correct)|are not (?:features|true|seen|associated|used))\b"
 )
 _AGE = re.compile(r"\d+[- ](?:year|month|week|day)s?[- ]old")
 
@@ -42,8 +53,9 @@ class Case:
         options: letter to option text, in letter order (read-only).
         question: the case text (``""`` when absent and not needed).
         findings: content stems of the case text, less generic vignette words.
-        numbers: canonical numbers in the case text and options, plus temperatures converted
-            between °C and °F (a conversion is not an invented value).
+        numbers: canonical numbers in the case text and options, their whole-number roundings
+            and temperatures converted between °C and °F (rounding or converting a case value
+            is not inventing one).
         words: every lower-cased word of the case text and options.
         shingles: every run of :data:`SHINGLE` consecutive words of the case text (verbatim copies
             of them are not reasoning).
@@ -52,8 +64,13 @@ class Case:
         option_keys: per letter, ``(stems that identify it, how many of them a mention needs)``.
         stem_owner: identifying stem to the letters it identifies.
         option_stem_union: every content stem of every option's text.
+        acronyms: lower-case initials of multi-word options ("sle" for "Systemic lupus
+            erythematosus") to their letter, when unique and not an English function word.
         has_patient: whether the case text describes a patient (an age, a sex, "patient", a
             pronoun); a knowledge question does not, and gives no licence to invent one.
+        negative_stem: whether the question asks for the exception ("Which is NOT a feature",
+            "all of the following EXCEPT", "least likely"): the answer is the option the
+            analysis argues *against*.
     """
 
     gold: str
@@ -68,7 +85,9 @@ class Case:
     option_keys: Mapping[str, tuple[frozenset[str], int]]
     stem_owner: Mapping[str, tuple[str, ...]]
     option_stem_union: frozenset[str]
+    acronyms: Mapping[str, str]
     has_patient: bool
+    negative_stem: bool
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -176,21 +195,24 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
     for letter, stems in option_stems.items():
         for stem in stems:
             owners.setdefault(stem, []).append(letter)
+    question_words = words_of(question)
+    findings = frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS))
     option_keys = {}
     for letter, stems in option_stems.items():
         own = frozenset(s for s in stems if len(owners[s]) == 1)
         keys = own or stems
-        option_keys[letter] = (keys, len(keys) if len(keys) <= 2 else math.ceil(len(keys) / 2))
+        # A modifier ("acute") or a case finding ("pulmonary" in a lung case) names no option alone.
+        keys = frozenset(s for s in keys if s not in _MODIFIER_STEMS and s not in findings) or keys
+        option_keys[letter] = (keys, math.ceil(len(keys) / 2))
     key_stems = sorted({s for keys, _ in option_keys.values() for s in keys}, key=lambda s: (-len(s), s))
     stem_owner = {s: tuple(sorted(letter for letter, (keys, _) in option_keys.items() if s in keys)) for s in key_stems}
-    question_words = words_of(question)
     numbers = set(numbers_in(question + " " + option_text))
     return Case(
         gold=gold,
         options=MappingProxyType(options),
         question=question,
-        findings=frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS)),
-        numbers=frozenset(numbers | _temperature_conversions(numbers)),
+        findings=findings,
+        numbers=frozenset(numbers | _temperature_conversions(numbers) | {str(round(float(n))) for n in numbers}),
         words=frozenset(question_words) | frozenset(words_of(option_text)),
         shingles=frozenset(zip(*(question_words[i:] for i in range(SHINGLE)), strict=False)),
         option_stems=MappingProxyType(option_stems),
@@ -198,8 +220,23 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         option_keys=MappingProxyType(option_keys),
         stem_owner=MappingProxyType(stem_owner),
         option_stem_union=frozenset().union(*option_stems.values()),
+        acronyms=MappingProxyType(_acronyms(options)),
         has_patient=not _PATIENT_WORDS.isdisjoint(question_words) or bool(_AGE.search(question.lower())),
+        negative_stem=bool(_NEGATIVE_STEM.search(question[-300:])),
     )
+
+
+def _acronyms(options: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    for letter, text in options.items():
+        words = [w for w in words_of(text) if w not in STOP_WORDS and not w.isdigit()]
+        if 2 <= len(words) <= 5:
+            found.setdefault("".join(w[0] for w in words), []).append(letter)
+    return {
+        acronym: letters[0]
+        for acronym, letters in found.items()
+        if len(letters) == 1 and acronym not in STOP_WORDS and acronym not in GENERIC_WORDS
+    }
 
 
 def _validate_options(options: Any, row: str) -> dict[str, str]:

@@ -56,7 +56,10 @@ _NOT_BYTE = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 _UNIT = (
     r"%|°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|mg/dl\b|g/dl\b|mmol/l\b|meq/l\b|µmol/l\b|μmol/l\b|u/l\b|iu/l\b|"
     r"ng/ml\b|pg/ml\b|ng/dl\b|μg/dl\b|µg/dl\b|mcg/dl\b|miu/l\b|μu/ml\b|µu/ml\b|/mm3|/mm\^?3|/μl|/µl|/ul\b|/min\b|"
-    r"/minute\b|bpm\b|beats\b|breaths\b|kg\b|lb\b|lbs\b|mosm|cells\b|× ?10|x ?10\^|sec\b|seconds\b"
+    r"/minute\b|bpm\b|beats\b|breaths\b|kg\b|lb\b|lbs\b|mosm|cells\b|× ?10|x ?10\^|sec\b|seconds\b|"
+    r"u/ml\b|iu/ml\b|mg/l\b|g/l\b|µg/l\b|μg/l\b|ng/l\b|nmol/l\b|pmol/l\b|mu/l\b|/hpf\b|/lpf\b|mm/h|mm/hr\b|"
+    r"hz\b|cm\b|mm\b|ml\b|ml/min|l/min\b|ms\b|mg\b|mcg\b|µg\b|units\b|copies\b|ratio\b|"
+    r"-?\s*+(?:year|month|week|day)s?[- ]old\b"
 )
 _VITAL_OR_LAB = (
     r"temperature|temp|pulse|heart rate|hr|blood pressure|bp|respiratory rate|rr|respirations|"
@@ -72,11 +75,13 @@ _LAB_BEFORE = regex.compile(
     rf"\b(?:{_VITAL_OR_LAB})(?:\s++(?:level|levels|count|of|is|was|were|at|measured|reading))*+\s*+[:=]?\s*+$"
 )
 _NUMBER = regex.compile(r"\d++(?:[.,]\d++)*+")
+_COMPUTED = regex.compile(r"[=≈]\s*+(\d++(?:[.,]\d++)*+)")
+_OPERATOR = regex.compile(r"[=≈×*+±−]")
 _THRESHOLD = regex.compile(
-    r"(?:[<>≤≥~]=?|\b(?:above|below|over|under|exceed\w*+|greater than|less than|more than|fewer than|"
+    r"(?:(?<![a-z/])[<>≤≥~]=?|\b(?:above|below|over|under|exceed\w*+|greater than|less than|more than|fewer than|"
     r"at least|at most|up to|cut-?off|threshold|target|goal|normal|range|between|typically|usually|"
     r"if|when|would|could|require\w*+|sensitivity|specificity|mortality|risk|incidence|prevalence|"
-    r"approximately|about))\s*+\S*+\s*+$"
+    r"approximately|about|not|no|never|without|doesnt|doesn't|cannot))\s*+\S*+\s*+$"
 )
 _RANGE_AFTER = regex.compile(r"\s*+\S{0,12}?\s*+(?:-|–|to)\s*+\d")
 _FACT_VERBS = (
@@ -86,7 +91,9 @@ _FACT_VERBS = (
     r"was diagnosed with|is a|is an"
 )
 _STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is a", "is an", "developed"})
-_FAMILY_VERBS = r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was"
+_FAMILY_VERBS = (
+    r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was"
+)
 _RESULTS = (
     r"positive|negative|elevated|raised|high|low|decreased|increased|reduced|abnormal|enlarged|palpable|palpated|"
     r"detected|present|found|noted|seen|heard|observed|identified|reactive"
@@ -119,8 +126,13 @@ def _t(keyword: str, forward: str, back: str | None = None, items_before: bool =
     )
 
 
+_RELATIVES = (
+    "mother", "father", "sister", "brother", "parent", "grandmother", "grandfather", "aunt", "uncle", "son", "daughter",
+    "sibling", "twin", "partner", "husband", "wife",
+)  # fmt: skip
+_EXAMS = ("examination", "exam", "auscultation", "palpation", "inspection", "percussion", "fundoscopy")
 _SUBJECT_ADVERBS = r"\s++(?:also\s++|additionally\s++|previously\s++|recently\s++|later\s++)?"
-_PATIENT_NOUN_BACK = r"\b(?:the|this|our)"
+_PATIENT_NOUN_BACK = r"\b(?:the|this|our)(?:\s++[\w-]++){0,3}?"  # "this 4-year-old unvaccinated boy"
 _FAMILY_BACK = r"\b(?:her|his|their|the patient's|patient's)"
 _TRIGGERS = (
     # "she had a goitre", "the patient is taking lithium": a fact verb after the patient as subject.
@@ -130,11 +142,7 @@ _TRIGGERS = (
         for k in ("patient", "woman", "man", "boy", "girl", "child", "infant", "baby")
     ),
     # "her mother has Hashimoto thyroiditis"
-    *(
-        _t(k, rf"{k}s?\s++(?:also\s++)?(?:{_FAMILY_VERBS})\b", _FAMILY_BACK)
-        for k in ("mother", "father", "sister", "brother", "parent", "grandmother", "grandfather", "aunt", "uncle",
-                  "son", "daughter", "sibling", "twin", "partner", "husband", "wife")
-    ),  # fmt: skip
+    *(_t(k, rf"{k}s?\s++(?:also\s++)?(?:{_FAMILY_VERBS})\b", _FAMILY_BACK) for k in _RELATIVES),
     _t("family history", r"family history\s++(?:of|is significant for|includes|significant for)\b"),
     _t("history", r"history\s++(?:of|is significant for|includes|significant for)\b"),
     _t("diagnosed with", r"diagnosed with\b", r"\b(?:was|were)(?:\s++previously)?"),
@@ -145,11 +153,7 @@ _TRIGGERS = (
         for k in ("medications", "medication", "meds", "regimen")
     ),
     # "on examination, ...", "examination revealed ..."
-    *(
-        _t(k, rf"{k}\s*+,?(?:\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b)?",
-           r"\bon(?:\s++physical)?")
-        for k in ("examination", "exam", "auscultation", "palpation", "inspection", "percussion", "fundoscopy")
-    ),  # fmt: skip
+    *(_t(k, rf"{k}\b", r"\bon(?:\s++physical)?") for k in _EXAMS),
     *(
         _t(k, rf"{k}\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b")
         for k in ("examination", "exam", "auscultation", "palpation", "imaging", "workup")
@@ -164,11 +168,13 @@ _TRIGGERS = (
 )
 _RESULT_VERBS = frozenset({" showed", " revealed", " demonstrated", " disclosed", " was notable for"})
 _BACK = 24
+_SUBJECT_WORDS = 5  # "anti-TPO antibodies", "the serum ferritin level": a subject is a few words
 _SCOPE = 120
 _TERMINATOR = regex.compile(
     r"[.;:!?\n(]|\b(?:but|which|so|because|since|suggesting|suggests|indicating|indicates|consistent|"
     r"that|while|whereas|although|making|pointing|points|as|given|therefore|hence|favou?ring|typical|"
-    r"argues?|supports?|explains?|fits?|treated|treats|ruling|rules)\b"
+    r"argues?|supports?|explains?|fits?|treated|treats|ruling|rules|classic|classically|signs?|features?|"
+    r"characteristic|hallmark|typical|keeping|compatible|indicative|reflecting|reflects|due)\b"
 )
 _ITEM_SEPARATOR = regex.compile(r",\s*+(?:and\s++|or\s++)?|\s(?:and|or|with|plus)\s")
 _ITEM_BREAKS = (". ", ", ", "; ", "\n", " and ")
@@ -236,7 +242,7 @@ def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
 
     Example:
         >>> from verl_crpo.rewards.case import build_case
-        >>> case = build_case("demo", "A", {"question": "Temperature is 38.9°C and pulse 110/min.",
+        >>> case = build_case("demo", "A", {"question": "A man has a temperature of 38.9°C and pulse 110/min.",
         ...     "options": {"A": "Pneumonia", "B": "Asthma"}}, True)
         >>> invented_findings("Fever of 102°F, pulse 110/min, a fever above 38 °C matters.", case)
         0
@@ -254,6 +260,8 @@ def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
 
 def _invented_values(low: str, numbers: list[str], case: Case) -> int:
     count = examined = end = 0
+    # Values the response computes itself ("anion gap = 139 - (101 + 8) = 30") are derived, not invented.
+    derived = {normalize_number(n) for n in _COMPUTED.findall(low)} if "=" in low or "≈" in low else set()
     for number in numbers:
         if count >= MAX_INVENTED or examined >= MAX_CANDIDATES:
             break
@@ -265,11 +273,15 @@ def _invented_values(low: str, numbers: list[str], case: Case) -> int:
         # A digit glued to letters (spo2, hba1c) is part of a name, not a value.
         if start and (low[start - 1] == "/" or low[start - 1].isalpha()):
             continue
-        if normalize_number(number) in case.numbers:
+        canonical = normalize_number(number)
+        if canonical in case.numbers or canonical in derived or _OPERATOR.search(low, max(0, start - 3), end + 3):
             continue
         examined += 1
-        if not (_UNIT_AFTER.match(low, end, end + 12) or _LAB_BEFORE.search(low, max(0, start - 40), start)):
+        unit = _UNIT_AFTER.match(low, end, end + 12)
+        if not (unit or _LAB_BEFORE.search(low, max(0, start - 40), start)):
             continue
+        if not case.has_patient and not (unit and unit.group().rstrip().endswith("old")):
+            continue  # without a patient, a value is knowledge ("50% saturated"); only an age invents one
         if _THRESHOLD.search(low, max(0, start - 24), start) or _RANGE_AFTER.match(low, end, end + 16):
             continue
         count += 1
@@ -323,8 +335,12 @@ def _assertion_items(low: str):
                 if keyword in _RESULT_VERBS and _TEST_WORDS_SET.isdisjoint(_words_before(low, position, 3)):
                     pass
                 elif trigger.items_before:
+                    # The subject noun phrase: back to the clause's start, at most a few words.
                     clause = max(low.rfind(sep, max(0, position - 60), position) for sep in _ITEM_BREAKS)
                     start = max(clause + 1, position - 60)
+                    words = low[start:position].split()
+                    if len(words) > _SUBJECT_WORDS:
+                        start = position - len(" ".join(words[-_SUBJECT_WORDS:]))
                     if not _modified(low, start):
                         yield start, position, False
                 elif not _modified(low, position):

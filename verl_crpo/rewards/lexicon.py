@@ -39,6 +39,20 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+def _inflected(text: str) -> frozenset[str]:
+    """The words of ``text`` with their regular inflections (-s, -es, -ed, -d, -ing), over-generated.
+
+    Example:
+        >>> {"aggravates", "aggravated", "aggravating", "worsens", "worsened"} <= _inflected("aggravate worsen")
+        True
+    """
+    out = set()
+    for word in text.split():
+        base = word[:-1] if word.endswith("e") else word
+        out.update((word, word + "s", word + "es", word + "ed", word + "d", base + "ing", base + "ed"))
+    return frozenset(out)
+
+
 STOP_WORDS = _words(
     """
     a about above after again against all also am an and any are as at be because been before being
@@ -124,30 +138,27 @@ DISCOURSE_WORDS = _words(
 # "primary", "high", "low", "strong", "weak", "present", "absent" are discourse on their own;
 # with a finding ("low pulse", "primary hypothyroidism") the finding carries the content.
 
-SUPPORT_WORDS = _words(
+SUPPORT_WORDS = _inflected(
     """
-    likely consistent compatible explains explain explained explaining supports support supported
-    supporting suggests suggest suggestive suggesting indicates indicative indicating indicated
-    characteristic classic typical diagnostic pathognomonic fits fit fitting favours favors favour favor
-    favoured favored confirms confirm confirmed confirming correct best appropriate ideal optimal
-    choose select accounts point points pointing hallmark preferred effective responsible definitive
-    mainstay cornerstone
+    likely consistent compatible explain support suggest suggestive indicate indicative
+    pathognomonic fit favour favor confirm correct best appropriate ideal optimal choose select account
+    point preferred effective responsible definitive mainstay cornerstone
     """
 )
-REJECT_WORDS = _words(
+# "classic", "typical", "characteristic" and "hallmark" describe what an option is classic *for*,
+# as often about a distractor as about the answer: knowledge, not a verdict.
+REJECT_WORDS = _inflected(
     """
-    unlikely inconsistent incompatible against exclude excluded excludes excluding incorrect wrong
-    contraindicated contraindication inappropriate unnecessary premature implausible improbable atypical
-    ineffective useless irrelevant unrelated inferior worsen worsens worsening worse exacerbate exacerbates
-    aggravate aggravates harmful dangerous hazardous avoid avoided eliminated eliminate dismissed rejected
-    distractor unsupported unhelpful inadequate insufficiently misses miss
+    unlikely inconsistent incompatible against exclude incorrect wrong contraindicated contraindication
+    inappropriate unnecessary premature implausible improbable atypical ineffective useless irrelevant
+    unrelated inferior worsen worse exacerbate aggravate harmful dangerous hazardous avoid eliminate
+    dismiss rejected distractor unsupported unhelpful inadequate precipitate
     """
 )
 NEGATION_WORDS = _words(
     """
     no not nothing none neither nor without never cannot cant doesnt dont didnt wouldnt wont isnt arent
-    wasnt werent shouldnt couldnt hasnt havent hadnt lacks lack lacking absent absence fails fail
-    denies denied negative free
+    wasnt werent shouldnt couldnt hasnt havent hadnt lacks lack lacking absent fails fail denies denied
     """
 )
 HYPOTHETICAL_WORDS = _words(
@@ -184,6 +195,7 @@ INTERPRETATION_WORDS = _words(
     """
     syndrome disease disorder deficiency insufficiency failure intolerance dysfunction infection
     overload depletion excess imbalance obstruction injury toxicity state picture process
+    gap ratio index clearance
     """
 )
 

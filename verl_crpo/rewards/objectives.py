@@ -200,7 +200,8 @@ def faithfulness_reward(a: Assessment) -> float:
     * grounding: distinct case findings the analysis cites in its own words (words in runs copied
       verbatim from the case removed first), divided by :func:`grounding_target`, capped at 1.
     * evidence: distinct case findings the conclusion cites that the analysis also stated,
-      over :data:`CONCLUSION_EVIDENCE_TARGET` (2), capped at 1.
+      over :data:`CONCLUSION_EVIDENCE_TARGET` (2), capped at 1; 0 when the conclusion argues for
+      an option other than the boxed one (its evidence supports that option, not the answer).
     * consistency (the paper's consistency term): half when the option the analysis argues for
       (:func:`analysis_choice`) is the boxed answer, half when the conclusion's
       (:func:`conclusion_choice`) is; both are read from content (option letters and names, and
@@ -215,7 +216,9 @@ def faithfulness_reward(a: Assessment) -> float:
     if not a.parsed.structure_ok or a.grader_directed:
         return 0.0
     grounding = min(1.0, a.findings_cited / grounding_target(a.case))
-    evidence = min(1.0, a.conclusion_evidence / CONCLUSION_EVIDENCE_TARGET)
+    # Evidence for another option is no evidence for the boxed one.
+    contradicted = a.conclusion_choice is not None and a.conclusion_choice != a.answer
+    evidence = 0.0 if contradicted else min(1.0, a.conclusion_evidence / CONCLUSION_EVIDENCE_TARGET)
     return (grounding + evidence + consistency(a)) / 3 * INVENTED_FINDING_FACTOR**a.invented
 
 

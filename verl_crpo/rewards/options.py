@@ -6,9 +6,10 @@ decides, not cue words: an option is addressed when the text says something spec
 1. **Sentences.** A block is split at ``.``, ``!``, ``?``, ``;`` followed by a space, and at
    newlines. Check and cross marks (✔ ✓ ✅ / ✘ ✗ ❌ ✖) are read as "supported" / "rejected".
 2. **Mentions.** An option is mentioned by letter (``(C)``, ``option C``, ``choice C``, a line
-   starting ``C.``, ``C)``, ``C:``, ``C -``, ``**C.``, a table cell ``| C |``) or by name: the stems
-   that tell its text apart from the other options (all of them when there are one or two, half
-   when more): a drug, a diagnosis, a distinctive part of a long option.
+   starting ``C.``, ``C)``, ``C:``, ``C -``, ``**C.``, a table cell ``| C |``), by name (half, rounded
+   up, of the stems that tell its text apart from the other options, less modifiers such as
+   "acute" and case findings when others remain: a drug, a diagnosis, a distinctive part of a
+   long option) or by its initials ("SLE" for systemic lupus erythematosus).
 3. **Lists.** A sentence mentioning three or more options is a list: it addresses none of them.
 4. **Segments.** A sentence mentioning one option is about it; one mentioning two is cut at the
    second mention, each part about its option ("rather than", "instead of", "unlike", "not" right
@@ -28,7 +29,8 @@ decides, not cue words: an option is addressed when the text says something spec
    (:func:`~verl_crpo.rewards.context.stance`); continued sentences add theirs only when they
    open or end with a pronoun ("It would worsen ...", "... argues against it") or are a bare
    mark. A plain mention counts +1/2 when ``count_neutral`` is set (conclusions name their
-   choice without arguing).
+   choice without arguing). When the question asks for the exception ("Which is NOT ...",
+   "... EXCEPT"), stances are inverted: arguing that an option is not a feature argues for it.
 8. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are read:
    repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
@@ -168,22 +170,23 @@ def sentences_of(block: str) -> Sentences:
 def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
     """Find how ``block`` weighs the case's options (rules in the module docstring).
 
-    Args:
-        block: the analysis or conclusion text.
-        case: the validated case.
-        count_neutral: count a plain mention as +1/2 stance (for conclusions, which name their
-            choice without arguing).
-        stems: the block's content stems, when the caller has them already.
+     Args:
+         block: the analysis or conclusion text.
+         case: the validated case.
+         count_neutral: count a plain mention as +1/2 stance (for conclusions, which name their
+             choice without arguing). When the question asks for the exception ("Which is NOT ...",
+    "... EXCEPT"), stances are inverted: arguing that an option is not a feature argues for it.
+         stems: the block's content stems, when the caller has them already.
 
-    Example:
-        >>> from verl_crpo.rewards.case import build_case
-        >>> case = build_case("demo", "B", {"question": "Dry cough, erythema nodosum and bilateral hilar "
-        ...     "lymphadenopathy.", "options": {"A": "Tuberculosis", "B": "Sarcoidosis", "C": "Lymphoma"}}, True)
-        >>> w = weigh_options("Sarcoidosis best explains the hilar lymphadenopathy with erythema nodosum. "
-        ...                   "Tuberculosis would cause fever, night sweats and cavitation. "
-        ...                   "Lymphoma is possible.", case)
-        >>> sorted(w.addressed), w.leaders
-        (['A', 'B'], ('B',))
+     Example:
+         >>> from verl_crpo.rewards.case import build_case
+         >>> case = build_case("demo", "B", {"question": "Dry cough, erythema nodosum and bilateral hilar "
+         ...     "lymphadenopathy.", "options": {"A": "Tuberculosis", "B": "Sarcoidosis", "C": "Lymphoma"}}, True)
+         >>> w = weigh_options("Sarcoidosis best explains the hilar lymphadenopathy with erythema nodosum. "
+         ...                   "Tuberculosis would cause fever, night sweats and cavitation. "
+         ...                   "Lymphoma is possible.", case)
+         >>> sorted(w.addressed), w.leaders
+         (['A', 'B'], ('B',))
     """
     return weigh_sentences(sentences_of(block), case, count_neutral, stems)
 
@@ -197,7 +200,7 @@ def weigh_sentences(
     mentions = _mentions(block, case, stems & case.stem_owner.keys())
     standing = dict.fromkeys(case.options, 0.0)
     bags: dict[str, set[str]] = {}
-    for letter, words, clause_stance in _segments(block, mentions, count_neutral):
+    for letter, words, clause_stance in _segments(block, mentions, count_neutral, case.negative_stem):
         standing[letter] += clause_stance
         bags.setdefault(letter, set()).update(words)
     reasons = {letter: stems_of(words - _NOT_REASONS) - case.option_stem_union for letter, words in bags.items()}
@@ -213,8 +216,12 @@ def weigh_sentences(
     return Weighing(addressed, standing, leaders)
 
 
-def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutral: bool):
-    """Yield ``(letter, words, stance)`` for each clause about one option (rules 3, 4, 7, 8)."""
+def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutral: bool, inverted: bool):
+    """Yield ``(letter, words, stance)`` for each clause about one option (rules 3, 4, 7, 8).
+
+    ``inverted``: the question asks for the exception, so arguing against an option argues for it.
+    """
+    sign = -1.0 if inverted else 1.0
     owners: tuple[str, ...] = ()
     carried = weighed = 0
     last = min(len(block.pieces), MAX_SENTENCES * 4)
@@ -229,7 +236,7 @@ def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutr
                 owners = ()
                 continue
             refers = len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:])
-            clause_stance = stance(words) if refers else 0.0
+            clause_stance = sign * stance(words) if refers else 0.0
             for letter in owners:
                 yield letter, words, clause_stance
             continue
@@ -243,7 +250,7 @@ def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutr
         for letter, words, clause_stance in _clauses(block, index, letters):
             if clause_stance == 0.0 and count_neutral:
                 clause_stance = 0.5
-            yield letter, words, clause_stance
+            yield letter, words, sign * clause_stance if clause_stance != 0.5 else clause_stance
 
 
 def _clauses(block: Sentences, index: int, letters: dict[str, int]):
@@ -292,6 +299,8 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
             _add(found, target, letter, starts[target])
     # Sorted: set order varies with PYTHONHASHSEED (the order of hits is immaterial, but stays fixed).
     _add_names(found, text, starts, end, sorted(present), case)
+    if case.acronyms:
+        _add_acronyms(found, text, starts, end, sorted(case.acronyms.keys() & set(block.words)), case)
     return found
 
 
@@ -323,6 +332,18 @@ def _markers(text: str, pieces: list[str], starts: list[int], end: int) -> list[
         index = bisect_right(starts, match.start() + 1) - 1
         found.append((index, match.end() - starts[index], match.group(1).upper()))
     return found
+
+
+def _add_acronyms(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, acronyms, case: Case):
+    """Add the options each sentence names by their initials ("SLE"), as whole words."""
+    for acronym in acronyms:
+        letter = case.acronyms[acronym]
+        position = text.find(acronym, 0, end)
+        while position != -1:
+            after = position + len(acronym)
+            if not (position and text[position - 1].isalnum()) and not (after < len(text) and text[after].isalnum()):
+                _add(found, bisect_right(starts, position) - 1, letter, position)
+            position = text.find(acronym, after, end)
 
 
 def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, stems, case: Case) -> None:
