@@ -81,18 +81,22 @@ _THRESHOLD = regex.compile(
     r"(?:(?<![a-z/])[<>≤≥~]=?|\b(?:above|below|over|under|exceed\w*+|greater than|less than|more than|fewer than|"
     r"at least|at most|up to|cut-?off|threshold|target|goal|normal|range|between|typically|usually|"
     r"if|when|would|could|require\w*+|sensitivity|specificity|mortality|risk|incidence|prevalence|"
-    r"approximately|about|not|no|never|without|doesnt|doesn't|cannot))\s*+\S*+\s*+$"
+    r"approximately|about|roughly|around|not|no|never|without|doesnt|doesn't|cannot|gap|gradient|corrected|"
+    r"calculated|estimated|expected|predicted|ratio|index|score|clearance))\s*+\S*+\s*+$"
 )
 _RANGE_AFTER = regex.compile(r"\s*+\S{0,12}?\s*+(?:-|–|to)\s*+\d")
 _FACT_VERBS = (
     r"has|had|have|presents with|presented with|developed|suffers from|suffered from|complained of|complains of|"
     r"reported|describes|described|was found to have|was noted to have|is taking|takes|took|was started on|"
     r"is on|was on|uses|used|drinks|drank|smokes|smoked|underwent|received|was treated with|is known to have|"
-    r"was diagnosed with|is a|is an"
+    r"was diagnosed with|is a|is an|reports|recalled|recalls|mentioned|mentions|admitted|admits|endorsed|endorses|"
+    r"noticed|experienced|had previously|has previously"
 )
-_STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is a", "is an", "developed"})
+# "she has ...", "the patient is a ...": the response's reading of the case, not a new observation.
+_STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is a", "is an"})
 _FAMILY_VERBS = (
-    r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was"
+    r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was|"
+    r"mentioned|reported|reports|says|said|noted"
 )
 _RESULTS = (
     r"positive|negative|elevated|raised|high|low|decreased|increased|reduced|abnormal|enlarged|palpable|palpated|"
@@ -131,6 +135,10 @@ _RELATIVES = (
     "sibling", "twin", "partner", "husband", "wife",
 )  # fmt: skip
 _EXAMS = ("examination", "exam", "auscultation", "palpation", "inspection", "percussion", "fundoscopy")
+_RESULT_VERBS = (
+    " showed", " revealed", " demonstrated", " disclosed", " was notable for", " identified", " found", " detected",
+    " confirmed", " grew", " isolated", " documented",
+)  # fmt: skip
 _SUBJECT_ADVERBS = r"\s++(?:also\s++|additionally\s++|previously\s++|recently\s++|later\s++)?"
 _PATIENT_NOUN_BACK = r"\b(?:the|this|our)(?:\s++[\w-]++){0,3}?"  # "this 4-year-old unvaccinated boy"
 _FAMILY_BACK = r"\b(?:her|his|their|the patient's|patient's)"
@@ -144,7 +152,8 @@ _TRIGGERS = (
     # "her mother has Hashimoto thyroiditis"
     *(_t(k, rf"{k}s?\s++(?:also\s++)?(?:{_FAMILY_VERBS})\b", _FAMILY_BACK) for k in _RELATIVES),
     _t("family history", r"family history\s++(?:of|is significant for|includes|significant for)\b"),
-    _t("history", r"history\s++(?:of|is significant for|includes|significant for)\b"),
+    # Not "a 3-month history of": that is the presenting illness, which the case states.
+    _t("history", r"(?<!(?:day|week|month|year)s?[- ])history\s++(?:of|is significant for|includes|significant for)\b"),
     _t("diagnosed with", r"diagnosed with\b", r"\b(?:was|were)(?:\s++previously)?"),
     _t("h/o", r"h/o\b"),
     _t("known case of", r"known case of\b"),
@@ -153,20 +162,21 @@ _TRIGGERS = (
         for k in ("medications", "medication", "meds", "regimen")
     ),
     # "on examination, ...", "examination revealed ..."
-    *(_t(k, rf"{k}\b", r"\bon(?:\s++physical)?") for k in _EXAMS),
+    # "On examination, <item>" and "<item> on examination".
+    *(_t(k, rf"{k}\s*+[,:]", r"\bon(?:\s++physical)?") for k in _EXAMS),
+    *(_t(k, rf"{k}\b(?!\s*+[,:])", r"\bon(?:\s++physical)?", items_before=True) for k in _EXAMS),
     *(
         _t(k, rf"{k}\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b")
         for k in ("examination", "exam", "auscultation", "palpation", "imaging", "workup")
     ),
     # "<test> showed <item>": the test word is checked in the words before the verb.
-    *(_t(k, rf"{k}\b") for k in (" showed", " revealed", " demonstrated", " disclosed", " was notable for")),
+    *(_t(k, rf"{k}\b") for k in _RESULT_VERBS),
     # "<item> were positive", "<item> was palpable": past tense reports a finding, not knowledge.
     *(
         _t(k, rf"{k}\s++(?:also\s++|strongly\s++|markedly\s++)?(?:{_RESULTS})\b", items_before=True)
         for k in (" was", " were", " came back", " returned", " tested")
     ),
 )
-_RESULT_VERBS = frozenset({" showed", " revealed", " demonstrated", " disclosed", " was notable for"})
 _BACK = 24
 _SUBJECT_WORDS = 5  # "anti-TPO antibodies", "the serum ferritin level": a subject is a few words
 _SCOPE = 120
@@ -174,7 +184,8 @@ _TERMINATOR = regex.compile(
     r"[.;:!?\n(]|\b(?:but|which|so|because|since|suggesting|suggests|indicating|indicates|consistent|"
     r"that|while|whereas|although|making|pointing|points|as|given|therefore|hence|favou?ring|typical|"
     r"argues?|supports?|explains?|fits?|treated|treats|ruling|rules|classic|classically|signs?|features?|"
-    r"characteristic|hallmark|typical|keeping|compatible|indicative|reflecting|reflects|due)\b"
+    r"characteristic|hallmark|typical|keeping|compatible|indicative|reflecting|reflects|due|who|he|she|they|it|"
+    r"would|could|should|may|might)\b"
 )
 _ITEM_SEPARATOR = regex.compile(r",\s*+(?:and\s++|or\s++)?|\s(?:and|or|with|plus)\s")
 _ITEM_BREAKS = (". ", ", ", "; ", "\n", " and ")
@@ -271,11 +282,12 @@ def _invented_values(low: str, numbers: list[str], case: Case) -> int:
         end = start + len(number)
         # The second half of a ratio (120/80) belongs to the value its first half already judged.
         # A digit glued to letters (spo2, hba1c) is part of a name, not a value.
-        if start and (low[start - 1] == "/" or low[start - 1].isalpha()):
+        # The end of a range (200-250 mg/dL) is a reference, like its start.
+        if start and (low[start - 1] in "/-–" or low[start - 1].isalpha()):
             continue
         canonical = normalize_number(number)
-        if canonical in case.numbers or canonical in derived or _OPERATOR.search(low, max(0, start - 3), end + 3):
-            continue
+        if canonical in case.numbers or canonical in derived or _OPERATOR.search(low, max(0, start - 3), end + 12):
+            continue  # a case value, or one the response computes: "anion gap of 27 (131 - [96 + 8])"
         examined += 1
         unit = _UNIT_AFTER.match(low, end, end + 12)
         if not (unit or _LAB_BEFORE.search(low, max(0, start - 40), start)):
@@ -307,10 +319,10 @@ def _invented_assertions(low: str, case: Case, limit: int) -> int:
         if not content:
             continue
         if case.has_patient:
-            if not content.isdisjoint(case.findings) or not content.isdisjoint(case.option_stem_union):
-                continue  # restates or interprets a case finding
-            if licensed and any(_is_interpretation(w) for w in words):
-                continue  # "she has hypothyroidism": the diagnosis the analysis argues, not a new finding
+            if licensed:
+                continue  # "she has hypothyroidism", "our patient has two attacks": a reading of the case
+            if 2 * len(content & case.findings) >= len(content):
+                continue  # restates case findings ("she had cold intolerance")
         counted.append((start, end))
         count += 1
     return count

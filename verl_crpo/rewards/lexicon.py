@@ -208,6 +208,7 @@ TEST_WORDS = _words(
     puncture titer titre titers titres panel screen assay pcr stain staining aspirate histology
     pathology cytology labs tests test troponin troponins d-dimer bnp lipase amylase ferritin
     cortisol crp esr ana spirometry abg gas procalcitonin electrophoresis karyotype sequencing
-    mammogram mammography workup exam examination auscultation palpation fundoscopy
+    mammogram mammography workup exam examination auscultation palpation fundoscopy testing genetic microscopy
+    antigen microscopy immunofluorescence gene variant sequencing genotyping
     """
 )
