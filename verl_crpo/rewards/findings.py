@@ -144,7 +144,7 @@ _PATIENT_NOUN_BACK = r"\b(?:the|this|our)(?:\s++[\w-]++){0,3}?"  # "this 4-year-
 _FAMILY_BACK = r"\b(?:her|his|their|the patient's|patient's)"
 _TRIGGERS = (
     # "she had a goitre", "the patient is taking lithium": a fact verb after the patient as subject.
-    *(_t(k, rf"{k}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", r"(?:^|[^a-z])") for k in ("she ", "he ")),
+    *(_t(k, rf"{k.strip()}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", r"(?:^|[^a-z])") for k in ("she ", "he ")),
     *(
         _t(k, rf"{k}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", _PATIENT_NOUN_BACK)
         for k in ("patient", "woman", "man", "boy", "girl", "child", "infant", "baby")
@@ -162,9 +162,9 @@ _TRIGGERS = (
         for k in ("medications", "medication", "meds", "regimen")
     ),
     # "on examination, ...", "examination revealed ..."
-    # "On examination, <item>" and "<item> on examination".
-    *(_t(k, rf"{k}\s*+[,:]", r"\bon(?:\s++physical)?") for k in _EXAMS),
-    *(_t(k, rf"{k}\b(?!\s*+[,:])", r"\bon(?:\s++physical)?", items_before=True) for k in _EXAMS),
+    # "On examination(,) <item>" opening a sentence, or "<item> on examination".
+    *(_t(k, rf"{k}\s*+[,:]?", r"(?:^|[.:;\n>*]\s*+)on(?:\s++physical)?") for k in _EXAMS),
+    *(_t(k, rf"{k}\b(?!\s*+[,:])", r"[^.:;\n>*\s]\s++on(?:\s++physical)?", items_before=True) for k in _EXAMS),
     *(
         _t(k, rf"{k}\s++(?:also\s++)?(?:showed|revealed|demonstrated|found|disclosed|was notable for)\b")
         for k in ("examination", "exam", "auscultation", "palpation", "imaging", "workup")
@@ -384,7 +384,7 @@ def _items(low: str, start: int, licensed: bool):
 def _modified(low: str, position: int) -> bool:
     """ConText modifiers before a trigger in its sentence: negated ("denies") or hypothetical ("if", "would")."""
     window = low[max(0, position - 48) : position]
-    cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "))
+    cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "), window.rfind(", "))
     before = window[cut + 1 :].translate(WORD_BREAKS).split()[-6:]
     return not _MODIFIERS.isdisjoint(before)
 

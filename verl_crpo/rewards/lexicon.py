@@ -164,10 +164,9 @@ NEGATION_WORDS = _words(
 HYPOTHETICAL_WORDS = _words(
     """
     if would could might may can should expect expected expects typically usually often generally
-    commonly classically tend tends risk risks associated association predisposes predispose
-    check order measure obtain screen screening assess evaluate confirm test testing look
-    recommend recommended consider considering whether unless suspect suspected possible possibly
-    potential potentially rule
+    commonly classically tend tends associated association predisposes predispose check obtain measure
+    assess evaluate recommend recommended consider considering whether unless suspect suspected possible
+    possibly potential potentially
     """
 )
 
@@ -209,6 +208,6 @@ TEST_WORDS = _words(
     pathology cytology labs tests test troponin troponins d-dimer bnp lipase amylase ferritin
     cortisol crp esr ana spirometry abg gas procalcitonin electrophoresis karyotype sequencing
     mammogram mammography workup exam examination auscultation palpation fundoscopy testing genetic microscopy
-    antigen microscopy immunofluorescence gene variant sequencing genotyping
+    antigen immunofluorescence gene variant genotyping
     """
 )
