@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, numbers_in, sanitize, stems_of, words_of
+from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, numbers_in, sanitize, stem, stems_of, words_of
 
 __all__ = ["LETTERS", "SHINGLE", "Case", "build_case"]
 
@@ -61,8 +61,10 @@ class Case:
             of them are not reasoning).
         option_stems: per letter, all content stems of the option text.
         option_words: per letter, the lower-cased words of the option text.
-        option_keys: per letter, ``(stems that identify it, how many of them a mention needs)``.
-        stem_owner: identifying stem to the letters it identifies.
+        option_keys: per letter, ``(words that identify it, how many of them a mention needs)``.
+        key_owner: identifying word to the letters it identifies.
+        key_gates: stem of an identifying word to those words (a block without the stem cannot
+            name them).
         option_stem_union: every content stem of every option's text.
         acronyms: lower-case initials of multi-word options ("sle" for "Systemic lupus
             erythematosus") to their letter, when unique and not an English function word.
@@ -83,7 +85,8 @@ class Case:
     option_stems: Mapping[str, frozenset[str]]
     option_words: Mapping[str, frozenset[str]]
     option_keys: Mapping[str, tuple[frozenset[str], int]]
-    stem_owner: Mapping[str, tuple[str, ...]]
+    key_owner: Mapping[str, tuple[str, ...]]
+    key_gates: Mapping[str, tuple[str, ...]]
     option_stem_union: frozenset[str]
     acronyms: Mapping[str, str]
     has_patient: bool
@@ -191,21 +194,15 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
     question = sanitize(question)
     option_text = " ".join(options.values())
     option_stems = {letter: frozenset(stems_of(words_of(text))) for letter, text in options.items()}
-    owners: dict[str, list[str]] = {}
-    for letter, stems in option_stems.items():
-        for stem in stems:
-            owners.setdefault(stem, []).append(letter)
     question_words = words_of(question)
     findings = frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS))
-    option_keys = {}
-    for letter, stems in option_stems.items():
-        own = frozenset(s for s in stems if len(owners[s]) == 1)
-        keys = own or stems
-        # A modifier ("acute") or a case finding ("pulmonary" in a lung case) names no option alone.
-        keys = frozenset(s for s in keys if s not in _MODIFIER_STEMS and s not in findings) or keys
-        option_keys[letter] = (keys, math.ceil(len(keys) / 2))
-    key_stems = sorted({s for keys, _ in option_keys.values() for s in keys}, key=lambda s: (-len(s), s))
-    stem_owner = {s: tuple(sorted(letter for letter, (keys, _) in option_keys.items() if s in keys)) for s in key_stems}
+    option_keys = _option_keys(options, option_stems, findings)
+    key_owner: dict[str, list[str]] = {}
+    key_gates: dict[str, set[str]] = {}
+    for letter, (keys, _) in option_keys.items():
+        for key in keys:
+            key_owner.setdefault(key, []).append(letter)
+            key_gates.setdefault(stem(key), set()).add(key)
     numbers = set(numbers_in(question + " " + option_text))
     return Case(
         gold=gold,
@@ -218,12 +215,35 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         option_stems=MappingProxyType(option_stems),
         option_words=MappingProxyType({letter: frozenset(words_of(text)) for letter, text in options.items()}),
         option_keys=MappingProxyType(option_keys),
-        stem_owner=MappingProxyType(stem_owner),
+        key_owner=MappingProxyType({key: tuple(letters) for key, letters in key_owner.items()}),
+        key_gates=MappingProxyType({gate: tuple(sorted(keys)) for gate, keys in key_gates.items()}),
         option_stem_union=frozenset().union(*option_stems.values()),
         acronyms=MappingProxyType(_acronyms(options)),
         has_patient=not _PATIENT_WORDS.isdisjoint(question_words) or bool(_AGE.search(question.lower())),
         negative_stem=bool(_NEGATIVE_STEM.search(question[-300:])),
     )
+
+
+def _option_keys(
+    options: Mapping[str, str], option_stems: Mapping[str, frozenset[str]], findings: frozenset[str]
+) -> dict[str, tuple[frozenset[str], int]]:
+    """Per letter, the words that tell its text apart from the other options, and how many a mention needs.
+
+    Words whose stem no other option shares; a modifier ("acute") or a case finding ("pulmonary"
+    in a lung case) names no option alone and is dropped while others remain. Half of them,
+    rounded up, make a mention.
+    """
+    sharing: dict[str, int] = {}
+    for stems in option_stems.values():
+        for s in stems:
+            sharing[s] = sharing.get(s, 0) + 1
+    out = {}
+    for letter, text in options.items():
+        words = {w for w in words_of(text) if len(w) > 2 and w not in STOP_WORDS and not w[0].isdigit()}
+        keys = {w for w in words if sharing.get(stem(w), 0) == 1} or words
+        keys = {w for w in keys if stem(w) not in _MODIFIER_STEMS and stem(w) not in findings} or keys
+        out[letter] = (frozenset(keys), math.ceil(len(keys) / 2))
+    return out
 
 
 def _acronyms(options: Mapping[str, str]) -> dict[str, str]:

@@ -88,6 +88,7 @@ _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # gives both the block's words and each sentence's.
 _WORD_BREAKS_KEEP = {**WORD_BREAKS, 0x1F: "\x1f"}
 _PLUS_ONE = (1).__add__
+_WORD_AT = re.compile(r"[a-z0-9]*")
 _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
 _OPTION_REF_TAIL = regex.compile(r"\s*+\(?([a-j])\)?(?![\p{L}\d])")
@@ -197,7 +198,7 @@ def weigh_sentences(
     """:func:`weigh_options` for a block already split by :func:`sentences_of`."""
     if stems is None:
         stems = stems_of(block.words)
-    mentions = _mentions(block, case, stems & case.stem_owner.keys())
+    mentions = _mentions(block, case, sorted(k for gate in stems & case.key_gates.keys() for k in case.key_gates[gate]))
     standing = dict.fromkeys(case.options, 0.0)
     bags: dict[str, set[str]] = {}
     for letter, words, clause_stance in _segments(block, mentions, count_neutral, case.negative_stem):
@@ -346,20 +347,24 @@ def _add_acronyms(found: dict[int, dict[str, int]], text: str, starts: list[int]
             position = text.find(acronym, after, end)
 
 
-def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, stems, case: Case) -> None:
-    """Add the options each sentence names by enough of their identifying stems (rule 2).
+def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, keys, case: Case) -> None:
+    """Add the options each sentence names by enough of their identifying words (rule 2).
 
-    A stem is found at its first occurrence in a sentence that does not follow a letter (it may
-    end inside a word: ``sarcoi`` in "sarcoidosis", not in "xsarcoidosis").
+    A key names a word that starts like it, allowing an inflection ("granulomas", "sarcoid" for
+    "sarcoidosis"), but not another word on the same root ("tyrosinaemia" is not "tyrosinase").
     """
     need = {letter: n for letter, (_, n) in case.option_keys.items()}
-    several: dict[tuple[int, str], list[int]] = {}  # options named by more than one stem
-    for stem in stems:
-        owners = case.stem_owner[stem]
-        position = text.find(stem, 0, end)
+    several: dict[tuple[int, str], list[int]] = {}  # options named by more than one word
+    for key in keys:
+        owners = case.key_owner[key]
+        probe = key if len(key) < 7 else key[:-1]
+        position = text.find(probe[:6], 0, end)
         while position != -1:
-            if position and text[position - 1].isalpha():
-                position = text.find(stem, position + 1, end)
+            word = _WORD_AT.match(text, position).group()
+            if (position and text[position - 1].isalpha()) or not (
+                word.startswith(probe) or (len(word) >= 6 and key.startswith(word))
+            ):
+                position = text.find(probe[:6], position + 1, end)
                 continue
             sentence = bisect_right(starts, position) - 1
             for letter in owners:
@@ -368,7 +373,7 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
                 else:
                     several.setdefault((sentence, letter), []).append(position)
             # Later hits in the same sentence add nothing: go on from the next one.
-            position = text.find(stem, starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
+            position = text.find(probe[:6], starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
     for (sentence, letter), positions in several.items():
         if len(positions) >= need[letter]:
             _add(found, sentence, letter, min(positions))
