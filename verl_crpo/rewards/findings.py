@@ -38,8 +38,6 @@ from verl_crpo.rewards.lexicon import (
     DISCOURSE_WORDS,
     GENERIC_WORDS,
     HYPOTHETICAL_WORDS,
-    INTERPRETATION_SUFFIXES,
-    INTERPRETATION_WORDS,
     NEGATION_WORDS,
     STOP_WORDS,
     TEST_WORDS,
@@ -306,7 +304,7 @@ def _invented_assertions(low: str, case: Case, limit: int) -> int:
         return 0
     counted: list[tuple[int, int]] = []
     count = examined = 0
-    for start, end, licensed in _assertion_items(low):
+    for start, end, _ in _assertion_items(low, readings_allowed=case.has_patient):
         examined += 1
         if examined > MAX_CANDIDATES or count >= limit:
             break
@@ -318,22 +316,21 @@ def _invented_assertions(low: str, case: Case, limit: int) -> int:
         content = stems_of(words)
         if not content:
             continue
-        if case.has_patient:
-            if licensed:
-                continue  # "she has hypothyroidism", "our patient has two attacks": a reading of the case
-            if 2 * len(content & case.findings) >= len(content):
-                continue  # restates case findings ("she had cold intolerance")
+        if case.has_patient and 2 * len(content & case.findings) >= len(content):
+            continue  # restates case findings ("she had cold intolerance")
         counted.append((start, end))
         count += 1
     return count
 
 
-def _assertion_items(low: str):
+def _assertion_items(low: str, readings_allowed: bool = True):
     """``(start, end, licensed)`` of each item a trigger asserts about the patient, trigger by trigger.
 
-    ``licensed``: asserted with a present-tense state verb ("she has"), where naming a condition
-    is an interpretation. Keywords are found by literal search, and patterns only run where one
-    occurs: a scan for every trigger at every position would cost ten times more.
+    ``licensed``: asserted with a present-tense state verb ("she has", "the patient is a"). With
+    ``readings_allowed`` (the case describes a patient) such items are the response's reading of
+    the case ("she has hypothyroidism", "our patient has two attacks") and are not yielded.
+    Keywords are found by literal search, and patterns only run where one occurs: a scan for
+    every trigger at every position would cost ten times more.
     """
     present = set(ascii_fold(low).translate(WORD_BREAKS).split())
     for trigger in _TRIGGERS:
@@ -355,9 +352,10 @@ def _assertion_items(low: str):
                         start = position - len(" ".join(words[-_SUBJECT_WORDS:]))
                     if not _modified(low, start):
                         yield start, position, False
-                elif not _modified(low, position):
-                    verb = match.groupdict().get("verb")
-                    yield from _items(low, match.end(), verb in _STATE_VERBS)
+                else:
+                    licensed = match.groupdict().get("verb") in _STATE_VERBS
+                    if not (licensed and readings_allowed) and not _modified(low, position):
+                        yield from _items(low, match.end(), licensed)
             position = low.find(keyword, position + len(keyword))
 
 
@@ -387,10 +385,6 @@ def _modified(low: str, position: int) -> bool:
     cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "), window.rfind(", "))
     before = window[cut + 1 :].translate(WORD_BREAKS).split()[-6:]
     return not _MODIFIERS.isdisjoint(before)
-
-
-def _is_interpretation(word: str) -> bool:
-    return word in INTERPRETATION_WORDS or (len(word) > 5 and word.endswith(INTERPRETATION_SUFFIXES))
 
 
 def grader_directed(text: str, lowered: str | None = None) -> bool:

@@ -14,9 +14,7 @@ words as :func:`~verl_crpo.rewards.text.words_of` gives them (apostrophes droppe
   :mod:`verl_crpo.rewards.context` (ConText-style).
 * :data:`HYPOTHETICAL_WORDS`: triggers that make a statement hypothetical, generic or a plan
   rather than a fact about this patient (ConText's "hypothetical" modifier).
-* :data:`INTERPRETATION_SUFFIXES` and :data:`INTERPRETATION_WORDS`: a word naming a condition
-  ("bradycardia", "hypothyroidism", "cold intolerance") is an interpretation, not a new finding,
-  when the response says the patient *has* it.
+* :data:`TEST_WORDS`: examinations, tests and studies whose result can be reported.
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ __all__ = [
     "DISCOURSE_WORDS",
     "GENERIC_WORDS",
     "HYPOTHETICAL_WORDS",
-    "INTERPRETATION_SUFFIXES",
-    "INTERPRETATION_WORDS",
     "NEGATION_WORDS",
     "REJECT_WORDS",
     "STOP_WORDS",
@@ -167,34 +163,6 @@ HYPOTHETICAL_WORDS = _words(
     commonly classically tend tends associated association predisposes predispose check obtain measure
     assess evaluate recommend recommended consider considering whether unless suspect suspected possible
     possibly potential potentially
-    """
-)
-
-INTERPRETATION_SUFFIXES = (
-    "ism",
-    "itis",
-    "osis",
-    "oses",
-    "emia",
-    "aemia",
-    "ia",
-    "ias",
-    "pathy",
-    "penia",
-    "cytosis",
-    "uria",
-    "megaly",
-    "algia",
-    "plasia",
-    "trophy",
-    "ic",
-    "ive",
-)
-INTERPRETATION_WORDS = _words(
-    """
-    syndrome disease disorder deficiency insufficiency failure intolerance dysfunction infection
-    overload depletion excess imbalance obstruction injury toxicity state picture process
-    gap ratio index clearance
     """
 )
 
