@@ -121,7 +121,7 @@ class _Trigger:
 def _t(keyword: str, forward: str, back: str | None = None, items_before: bool = False) -> _Trigger:
     return _Trigger(
         keyword,
-        keyword.replace("/", " ").split()[0],
+        regex.search(r"[a-z]+", keyword).group(),
         regex.compile(forward),
         None if back is None else regex.compile(back + r"\s*+$"),
         items_before,
@@ -142,7 +142,11 @@ _PATIENT_NOUN_BACK = r"\b(?:the|this|our)(?:\s++[\w-]++){0,3}?"  # "this 4-year-
 _FAMILY_BACK = r"\b(?:her|his|their|the patient's|patient's)"
 _TRIGGERS = (
     # "she had a goitre", "the patient is taking lithium": a fact verb after the patient as subject.
-    *(_t(k, rf"{k.strip()}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", r"(?:^|[^a-z])") for k in ("she ", "he ")),
+    # " he " and "\nhe ", not every "the ": a keyword found inside other words costs a match each time.
+    *(
+        _t(k, rf"{k.rstrip()}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b")
+        for k in (" she ", "\nshe ", ">she ", " he ", "\nhe ", ">he ")
+    ),
     *(
         _t(k, rf"{k}{_SUBJECT_ADVERBS}(?P<verb>{_FACT_VERBS})\b", _PATIENT_NOUN_BACK)
         for k in ("patient", "woman", "man", "boy", "girl", "child", "infant", "baby")

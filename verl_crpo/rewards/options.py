@@ -76,12 +76,7 @@ MAX_SENTENCES = 64
 # A list item or a short paragraph about one option rarely runs past three sentences.
 MAX_CARRY = 3
 
-_MARKS = str.maketrans(
-    {
-        **dict.fromkeys(map(ord, "✔✓✅☑"), " supported. "),
-        **dict.fromkeys(map(ord, "✘✗❌✖"), " rejected. "),
-    }
-)
+_MARKS = {**dict.fromkeys("✔✓✅☑", " supported. "), **dict.fromkeys("✘✗❌✖", " rejected. ")}
 # Length-preserving: every sentence boundary becomes "\x1f", so offsets survive the split.
 _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # WORD_BREAKS that keeps the boundaries: str.split() splits at "\x1f" too, so one translation
@@ -160,7 +155,12 @@ def sentences_of(block: str) -> Sentences:
         ['fever', 'no', 'rash', 'likely', 'b', 'rejected']
     """
     # Real question marks end sentences; after folding, "?" only marks a non-ASCII character.
-    text = block.translate(_MARKS) if not block.isascii() else block
+    text = block
+    if not block.isascii():
+        # str.translate is slow on non-ASCII text; marks are rare, replace only those present.
+        for mark, word in _MARKS.items():
+            if mark in text:
+                text = text.replace(mark, word)
     text = ascii_fold(text.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
@@ -223,35 +223,32 @@ def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutr
     ``inverted``: the question asks for the exception, so arguing against an option argues for it.
     """
     sign = -1.0 if inverted else 1.0
-    owners: tuple[str, ...] = ()
-    carried = weighed = 0
+    neutral = 0.5 if count_neutral else 0.0
     last = min(len(block.pieces), MAX_SENTENCES * 4)
-    for index in range(last):
-        letters = mentions.get(index)
-        if letters is None:
-            words = block.tokens[index].split()
-            if not owners or not words:
-                continue
-            carried += 1
-            if carried > MAX_CARRY:
-                owners = ()
-                continue
-            refers = len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:])
-            clause_stance = sign * stance(words) if refers else 0.0
-            for letter in owners:
-                yield letter, words, clause_stance
-            continue
+    indices = sorted(i for i in mentions if i < last)
+    weighed = 0
+    for n, index in enumerate(indices):
+        letters = mentions[index]
         if len(letters) >= 3:
-            owners = ()
             continue
         weighed += 1
         if weighed > MAX_SENTENCES:
             return
-        owners, carried = tuple(letters), 0
         for letter, words, clause_stance in _clauses(block, index, letters):
-            if clause_stance == 0.0 and count_neutral:
-                clause_stance = 0.5
-            yield letter, words, sign * clause_stance if clause_stance != 0.5 else clause_stance
+            yield letter, words, sign * clause_stance if clause_stance else neutral
+        # Continued sentences, up to the next mention.
+        carried = 0
+        for following in range(index + 1, indices[n + 1] if n + 1 < len(indices) else last):
+            words = block.tokens[following].split()
+            if not words:
+                continue
+            carried += 1
+            if carried > MAX_CARRY:
+                break
+            refers = len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:])
+            clause_stance = sign * stance(words) if refers else 0.0
+            for letter in letters:
+                yield letter, words, clause_stance
 
 
 def _clauses(block: Sentences, index: int, letters: dict[str, int]):
@@ -347,6 +344,11 @@ def _add_acronyms(found: dict[int, dict[str, int]], text: str, starts: list[int]
             position = text.find(acronym, after, end)
 
 
+def _names(text: str, position: int, key: str, probe: str) -> bool:
+    word = _WORD_AT.match(text, position).group()
+    return word.startswith(probe) or (len(word) >= 6 and key.startswith(word))
+
+
 def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], end: int, keys, case: Case) -> None:
     """Add the options each sentence names by enough of their identifying words (rule 2).
 
@@ -360,9 +362,8 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
         probe = key if len(key) < 7 else key[:-1]
         position = text.find(probe[:6], 0, end)
         while position != -1:
-            word = _WORD_AT.match(text, position).group()
-            if (position and text[position - 1].isalpha()) or not (
-                word.startswith(probe) or (len(word) >= 6 and key.startswith(word))
+            if (position and text[position - 1].isalpha()) or (
+                len(probe) > 6 and not _names(text, position, key, probe)
             ):
                 position = text.find(probe[:6], position + 1, end)
                 continue
