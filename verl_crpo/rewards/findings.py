@@ -248,10 +248,11 @@ def strip_copied(words: list[str], case: Case) -> tuple[list[str], float]:
     return own, (len(words) - len(own)) / len(words)
 
 
-def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
+def invented_findings(text: str, case: Case, lowered: str | None = None, vocabulary=None) -> int:
     """Count statements about the patient that the case does not support (rules above).
 
-    ``lowered`` is ``text.lower()``, when the caller has it.
+    ``lowered`` is ``text.lower()`` and ``vocabulary`` the set of its words
+    (:func:`~verl_crpo.rewards.text.words_of`), when the caller has them.
 
     Example:
         >>> from verl_crpo.rewards.case import build_case
@@ -267,7 +268,7 @@ def invented_findings(text: str, case: Case, lowered: str | None = None) -> int:
     # Most responses only quote the case's numbers: their distinct tokens settle it at once.
     unknown = any(normalize_number(number) not in case.numbers for number in set(numbers))
     count = _invented_values(low, numbers, case) if unknown else 0
-    count += _invented_assertions(low, case, MAX_INVENTED - count)
+    count += _invented_assertions(low, case, MAX_INVENTED - count, vocabulary)
     return min(count, MAX_INVENTED)
 
 
@@ -302,13 +303,13 @@ def _invented_values(low: str, numbers: list[str], case: Case) -> int:
     return count
 
 
-def _invented_assertions(low: str, case: Case, limit: int) -> int:
+def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> int:
     """Statements asserted about the patient (ConText triggers) whose content the case lacks."""
     if limit <= 0:
         return 0
     counted: list[tuple[int, int]] = []
     count = examined = 0
-    for start, end, _ in _assertion_items(low, readings_allowed=case.has_patient):
+    for start, end, _ in _assertion_items(low, case.has_patient, vocabulary):
         examined += 1
         if examined > MAX_CANDIDATES or count >= limit:
             break
@@ -327,7 +328,7 @@ def _invented_assertions(low: str, case: Case, limit: int) -> int:
     return count
 
 
-def _assertion_items(low: str, readings_allowed: bool = True):
+def _assertion_items(low: str, readings_allowed: bool = True, vocabulary=None):
     """``(start, end, licensed)`` of each item a trigger asserts about the patient, trigger by trigger.
 
     ``licensed``: asserted with a present-tense state verb ("she has", "the patient is a"). With
@@ -336,7 +337,7 @@ def _assertion_items(low: str, readings_allowed: bool = True):
     Keywords are found by literal search, and patterns only run where one occurs: a scan for
     every trigger at every position would cost ten times more.
     """
-    present = set(ascii_fold(low).translate(WORD_BREAKS).split())
+    present = vocabulary if vocabulary is not None else set(ascii_fold(low).translate(WORD_BREAKS).split())
     for trigger in _TRIGGERS:
         if trigger.gate not in present:
             continue

@@ -16,7 +16,7 @@ from verl_crpo.rewards.case import Case
 from verl_crpo.rewards.findings import grader_directed, invented_findings, strip_copied
 from verl_crpo.rewards.options import Weighing, sentences_of, weigh_sentences
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
-from verl_crpo.rewards.text import stems_of
+from verl_crpo.rewards.text import stems_of, words_of
 
 __all__ = [
     "CONCLUSION_EVIDENCE_TARGET",
@@ -101,12 +101,12 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
         )
     low = parsed.text.lower()
     analysis = sentences_of(parsed.analysis)
-    analysis_stems = stems_of(analysis.words)
+    analysis_stems = stems_of(analysis.vocabulary)
     own_words, copied = strip_copied(analysis.words, case)
     own_stems = stems_of(own_words) if copied else analysis_stems
     cited = own_stems & case.findings
     conclusion = sentences_of(_without_boxes(parsed.conclusion))
-    conclusion_stems = stems_of(conclusion.words)
+    conclusion_stems = stems_of(conclusion.vocabulary)
     analysis_weighing = weigh_sentences(analysis, case, stems=analysis_stems)
     conclusion_weighing = weigh_sentences(conclusion, case, count_neutral=True, stems=conclusion_stems)
     concluded = conclusion_choice(conclusion_weighing)
@@ -121,7 +121,9 @@ def assess(parsed: ParsedResponse, case: Case) -> Assessment:
         findings_cited=len(cited),
         conclusion_evidence=len(conclusion_stems & cited),
         copied_fraction=copied,
-        invented=invented_findings(parsed.text, case, low),
+        invented=invented_findings(
+            parsed.text, case, low, analysis.vocabulary | conclusion.vocabulary | set(words_of(parsed.outside))
+        ),
         grader_directed=grader_directed(parsed.text, low),
     )
 

@@ -135,6 +135,7 @@ class Sentences:
         starts: the offset in ``text`` of each sentence.
         tokens: per sentence, its text with word breaks as spaces (``split()`` gives its words).
         words: the block's words, as :func:`~verl_crpo.rewards.text.words_of` gives them.
+        vocabulary: the set of ``words``.
     """
 
     text: str
@@ -142,6 +143,7 @@ class Sentences:
     starts: list[int]
     tokens: list[str]
     words: list[str]
+    vocabulary: frozenset[str]
 
 
 def sentences_of(block: str) -> Sentences:
@@ -165,7 +167,8 @@ def sentences_of(block: str) -> Sentences:
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
     broken = text.translate(_WORD_BREAKS_KEEP)
-    return Sentences(text, pieces, starts, broken.split("\x1f"), broken.split())
+    words = broken.split()
+    return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words))
 
 
 def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
@@ -197,7 +200,7 @@ def weigh_sentences(
 ) -> Weighing:
     """:func:`weigh_options` for a block already split by :func:`sentences_of`."""
     if stems is None:
-        stems = stems_of(block.words)
+        stems = stems_of(block.vocabulary)
     mentions = _mentions(block, case, sorted(k for gate in stems & case.key_gates.keys() for k in case.key_gates[gate]))
     standing = dict.fromkeys(case.options, 0.0)
     bags: dict[str, set[str]] = {}
@@ -298,7 +301,7 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
     # Sorted: set order varies with PYTHONHASHSEED (the order of hits is immaterial, but stays fixed).
     _add_names(found, text, starts, end, sorted(present), case)
     if case.acronyms:
-        _add_acronyms(found, text, starts, end, sorted(case.acronyms.keys() & set(block.words)), case)
+        _add_acronyms(found, text, starts, end, sorted(case.acronyms.keys() & block.vocabulary), case)
     return found
 
 
