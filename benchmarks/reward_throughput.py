@@ -14,7 +14,7 @@ one process:
   Math-Verify parse-and-verify run in this process. Needs ``pip install math-verify``; reported
   as unavailable otherwise.
 
-Then scores adversarial 100 KB inputs and reports the worst time. Targets: >= 2,000 responses/s
+Then scores adversarial 100 KB inputs and reports the worst time. Targets: >= 1,000 responses/s
 on one core, faster than math_verify, < 50 ms for any 100 KB input.
 
 Usage:
@@ -124,6 +124,12 @@ def adversarial_inputs(size: int = 100_000) -> dict[str, str]:
         + "</dx><conclusion>\\boxed{A}</conclusion>",
         "history of repeated": "<dx>" + fill("has a history of ") + "</dx><conclusion>\\boxed{A}</conclusion>",
         "numbers with units": "<dx>" + fill("WBC 18,000/mm3 ") + "</dx><conclusion>\\boxed{A}</conclusion>",
+        "assertion triggers": "<dx>"
+        + fill("she had a goitre on examination and her mother has antibodies that were positive, ")
+        + "</dx><conclusion>\\boxed{A}</conclusion>",
+        "option names and marks": "<dx>"
+        + fill("- **B. Methimazole** \u2013 inhibits TPO; it would worsen it. \u2718\n")
+        + "</dx><conclusion>\\boxed{A}</conclusion>",
         "control characters": fill("\x00\x01\x1b[0m\u200b\u202e"),
         "binary garbage": fill(bytes(range(256)).decode("latin-1")),
         "NFKC-expanding (U+FDFA)": fill("\ufdfa"),

@@ -206,6 +206,9 @@ class TestHugeInputs:
             "x",  # a single huge word
             "(A) is unlikely because ",  # mention-and-cue dense text
             "history of ",  # invented-history cue
+            "she had a goitre on examination and antibodies were positive, ",  # assertion-trigger dense
+            "Methimazole blocks synthesis. It would worsen it. ",  # option names with continued sentences
+            "- **B. Methimazole** – inhibits TPO. ✘\n",  # markdown list items with marks
         ],
     )
     def test_one_megabyte_scores_quickly(self, unit):

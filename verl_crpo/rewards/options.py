@@ -248,7 +248,9 @@ def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutr
             carried += 1
             if carried > MAX_CARRY:
                 break
-            refers = len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:])
+            # In an exception question a continued sentence often argues for something else
+            # ("it points to nephritis"): only the mention's own stance is inverted.
+            refers = not inverted and (len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
             clause_stance = sign * stance(words) if refers else 0.0
             for letter in letters:
                 yield letter, words, clause_stance
