@@ -76,7 +76,8 @@ MAX_SENTENCES = 64
 # A list item or a short paragraph about one option rarely runs past three sentences.
 MAX_CARRY = 3
 
-_MARKS = {**dict.fromkeys("✔✓✅☑", " supported. "), **dict.fromkeys("✘✗❌✖", " rejected. ")}
+# A mark stays in its sentence: "✅ **A. ...**" opens the item it judges, "... ✘" closes it.
+_MARKS = {**dict.fromkeys("✔✓✅☑", " supported "), **dict.fromkeys("✘✗❌✖", " rejected ")}
 # Length-preserving: every sentence boundary becomes "\x1f", so offsets survive the split.
 _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # WORD_BREAKS that keeps the boundaries: str.split() splits at "\x1f" too, so one translation
@@ -92,12 +93,16 @@ _ANSWER_REF_TAIL = regex.compile(
     r"\s*+(?:is\s++|:\s*+)?(?:option\s++|choice\s++)?\(?([a-j])\)?(?=\s*+(?:[.,;:)*]|\x1f|$))"
 )
 _REF_WORDS = (("option", _OPTION_REF_TAIL), ("choice", _OPTION_REF_TAIL), ("answer", _ANSWER_REF_TAIL))
-_MARKER = regex.compile(r"[ \t*\u2022>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-\u2013\u2014?]|\*\*)(?:\s|$)")
+_MARKER = regex.compile(
+    r"[ \t*\u2022>#|-]*+(?:(?:supported|rejected)[ \t*]++)?\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-\u2013\u2014?]|\*\*)"
+    r"(?:\s|$)"
+)
 # _MARKER at the start of any later sentence: after a break, and ending at one like "$" ends a sentence.
 # On the folded (ASCII) text "\u2022" cannot occur and dashes are "?"; re finds the leading break
 # by a fast literal search, which regex does not.
 _MARKER_AFTER_BREAK = re.compile(
-    r"\x1f[ \t*>#|-]*+\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-?]|\*\*)(?:[ \t\x0b\x0c]|(?=\x1f)|\Z)"
+    r"\x1f[ \t*>#|-]*+(?:(?:supported|rejected)[ \t*]++)?\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-?]|\*\*)"
+    r"(?:[ \t\x0b\x0c]|(?=\x1f)|\Z)"
 )
 _NOT_REASONS = (STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS) | {
     "supported",
@@ -152,7 +157,7 @@ def sentences_of(block: str) -> Sentences:
     Example:
         >>> s = sentences_of("Fever; no rash!\\nLikely (B). ✘")
         >>> s.pieces, s.starts
-        (['fever.', 'no rash.', 'likely (b).', ' rejected.', ''], [0, 7, 16, 28, 39])
+        (['fever.', 'no rash.', 'likely (b).', ' rejected '], [0, 7, 16, 28])
         >>> s.words
         ['fever', 'no', 'rash', 'likely', 'b', 'rejected']
     """
