@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from verl_crpo.rewards.lexicon import DISCOURSE_WORDS
 from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, numbers_in, sanitize, stem, stems_of, words_of
 
 __all__ = ["LETTERS", "SHINGLE", "Case", "build_case"]
@@ -24,11 +25,16 @@ logger = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJ"
 SHINGLE = 5
 
-_MODIFIER_STEMS = frozenset(
-    """
-    acute chronic primar second severe mild modera left right bilate unilat total partia early late high low
-    increa decrea elevat reduce normal abnorm type first third fourth first-  sudden progre recurr
-    """.split()  # noqa: SIM905 (a word list reads better as prose)
+_NOT_NAMES = (
+    GENERIC_WORDS
+    | DISCOURSE_WORDS
+    | frozenset(
+        """
+        acute chronic severe mild moderate bilateral unilateral total partial early late increased decreased
+        elevated reduced raised type sudden progressive recurrent area areas region background containing
+        contains mixed shaped
+        """.split()  # noqa: SIM905 (a word list reads better as prose)
+    )
 )
 _PATIENT_WORDS = frozenset(
     """
@@ -61,7 +67,7 @@ class Case:
             of them are not reasoning).
         option_stems: per letter, all content stems of the option text.
         option_words: per letter, the lower-cased words of the option text.
-        option_keys: per letter, ``(words that identify it, how many of them a mention needs)``.
+        option_keys: per letter, the ways to name it: ``(identifying words, how many a mention needs)``.
         key_owner: identifying word to the letters it identifies.
         key_gates: stem of an identifying word to those words (a block without the stem cannot
             name them).
@@ -84,7 +90,7 @@ class Case:
     shingles: frozenset[tuple[str, ...]]
     option_stems: Mapping[str, frozenset[str]]
     option_words: Mapping[str, frozenset[str]]
-    option_keys: Mapping[str, tuple[frozenset[str], int]]
+    option_keys: Mapping[str, tuple[tuple[frozenset[str], int], ...]]
     key_owner: Mapping[str, tuple[str, ...]]
     key_gates: Mapping[str, tuple[str, ...]]
     option_stem_union: frozenset[str]
@@ -196,11 +202,11 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
     option_stems = {letter: frozenset(stems_of(words_of(text))) for letter, text in options.items()}
     question_words = words_of(question)
     findings = frozenset(stems_of(w for w in question_words if w not in GENERIC_WORDS))
-    option_keys = _option_keys(options, option_stems, findings)
+    option_keys = _option_keys(options, findings, frozenset(question_words))
     key_owner: dict[str, list[str]] = {}
     key_gates: dict[str, set[str]] = {}
-    for letter, (keys, _) in option_keys.items():
-        for key in keys:
+    for letter, ways in option_keys.items():
+        for key in frozenset().union(*(keys for keys, _ in ways)):
             key_owner.setdefault(key, []).append(letter)
             key_gates.setdefault(stem(key), set()).add(key)
     numbers = set(numbers_in(question + " " + option_text))
@@ -225,25 +231,41 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
 
 
 def _option_keys(
-    options: Mapping[str, str], option_stems: Mapping[str, frozenset[str]], findings: frozenset[str]
-) -> dict[str, tuple[frozenset[str], int]]:
-    """Per letter, the words that tell its text apart from the other options, and how many a mention needs.
+    options: Mapping[str, str], findings: frozenset[str], case_words: frozenset[str]
+) -> dict[str, tuple[tuple[frozenset[str], int], ...]]:
+    """Per letter, the ways to name it: ``(words that identify it, how many of them a mention needs)``.
 
-    Words whose stem no other option shares; a modifier ("acute") or a case finding ("pulmonary"
-    in a lung case) names no option alone and is dropped while others remain. Half of them,
-    rounded up, make a mention.
+    Identifying words are those no other option has (as :func:`name_probe` reads them:
+    "rheumatic" is not "rheumatoid"), less modifiers ("acute") and generic or discourse words
+    ("within", "background"). Words that are also case findings ("potassium" in a case that gives
+    it) name the option only two together ("potassium chloride"); the others by half of them,
+    rounded up, at most two.
     """
-    sharing: dict[str, int] = {}
-    for stems in option_stems.values():
-        for s in stems:
-            sharing[s] = sharing.get(s, 0) + 1
+    words = {
+        letter: {w for w in words_of(text) if len(w) > 2 and w not in STOP_WORDS and not w[0].isdigit()}
+        for letter, text in options.items()
+    }
     out = {}
-    for letter, text in options.items():
-        words = {w for w in words_of(text) if len(w) > 2 and w not in STOP_WORDS and not w[0].isdigit()}
-        keys = {w for w in words if sharing.get(stem(w), 0) == 1} or words
-        keys = {w for w in keys if stem(w) not in _MODIFIER_STEMS and stem(w) not in findings} or keys
-        out[letter] = (frozenset(keys), math.ceil(len(keys) / 2))
+    for letter, own in words.items():
+        others = [w for other, ws in words.items() if other != letter for w in ws]
+        unique = {w for w in own if not any(o.startswith(name_probe(w)) or w.startswith(name_probe(o)) for o in others)}
+        named = {w for w in unique if w not in _NOT_NAMES} or unique or own
+        strong = frozenset(w for w in named if stem(w) not in findings and w not in case_words)
+        ways = [(strong, min(2, math.ceil(len(strong) / 2)))] if strong else []
+        if strong != named:
+            ways.append((frozenset(named), min(2, len(named))))
+        out[letter] = tuple(ways)
     return out
+
+
+def name_probe(word: str) -> str:
+    """The prefix a word must start with to name an option word: the word itself, less one letter if 7+ long.
+
+    Example:
+        >>> name_probe("tyrosinase"), name_probe("asthma")
+        ('tyrosinas', 'asthma')
+    """
+    return word if len(word) < 7 else word[:-1]
 
 
 def _acronyms(options: Mapping[str, str]) -> dict[str, str]:

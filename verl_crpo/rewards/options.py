@@ -48,7 +48,7 @@ from itertools import accumulate
 
 import regex
 
-from verl_crpo.rewards.case import Case
+from verl_crpo.rewards.case import Case, name_probe
 from verl_crpo.rewards.context import contrast_before, stance
 from verl_crpo.rewards.lexicon import (
     DISCOURSE_WORDS,
@@ -365,11 +365,10 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
     A key names a word that starts like it, allowing an inflection ("granulomas", "sarcoid" for
     "sarcoidosis"), but not another word on the same root ("tyrosinaemia" is not "tyrosinase").
     """
-    need = {letter: n for letter, (_, n) in case.option_keys.items()}
-    several: dict[tuple[int, str], list[int]] = {}  # options named by more than one word
+    hits: dict[tuple[int, str], dict[str, int]] = {}  # (sentence, letter) -> key -> first offset
     for key in keys:
         owners = case.key_owner[key]
-        probe = key if len(key) < 7 else key[:-1]
+        probe = name_probe(key)
         position = text.find(probe[:6], 0, end)
         while position != -1:
             if (position and text[position - 1].isalpha()) or (
@@ -379,12 +378,9 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
                 continue
             sentence = bisect_right(starts, position) - 1
             for letter in owners:
-                if need[letter] == 1:
-                    _add(found, sentence, letter, position)
-                else:
-                    several.setdefault((sentence, letter), []).append(position)
+                hits.setdefault((sentence, letter), {}).setdefault(key, position)
             # Later hits in the same sentence add nothing: go on from the next one.
             position = text.find(probe[:6], starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
-    for (sentence, letter), positions in several.items():
-        if len(positions) >= need[letter]:
-            _add(found, sentence, letter, min(positions))
+    for (sentence, letter), found_keys in hits.items():
+        if any(len(found_keys.keys() & keys) >= need for keys, need in case.option_keys[letter]):
+            _add(found, sentence, letter, min(found_keys.values()))
