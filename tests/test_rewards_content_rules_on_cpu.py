@@ -14,31 +14,21 @@ from verl_crpo.rewards.findings import invented_findings
 from verl_crpo.rewards.options import weigh_options
 from verl_crpo.rewards.text import words_of
 
-THYROID = build_case(
-    "test",
-    "A",
-    {
-        "question": "A 34-year-old woman has fatigue, weight gain and constipation for 3 months. She feels cold. "
-        "Her pulse is 54/min. Examination shows dry skin and delayed relaxation of the ankle reflexes. "
-        "Serum TSH is elevated. Which of the following is the most appropriate treatment?",
-        "options": {
-            "A": "Levothyroxine",
-            "B": "Methimazole",
-            "C": "Radioactive iodine",
-            "D": "Propranolol",
-            "E": "Hydrocortisone",
-        },
-    },
-    True,
+
+def case_of(question: str, options: dict[str, str], gold: str = "A"):
+    return build_case("test", gold, {"question": question, "options": options}, True)
+
+
+THYROID = case_of(
+    "A 34-year-old woman has fatigue, weight gain and constipation for 3 months. She feels cold. "
+    "Her pulse is 54/min. Examination shows dry skin and delayed relaxation of the ankle reflexes. "
+    "Serum TSH is elevated. Which of the following is the most appropriate treatment?",
+    {"A": "Levothyroxine", "B": "Methimazole", "C": "Radioactive iodine", "D": "Propranolol", "E": "Hydrocortisone"},
 )
-KNOWLEDGE = build_case(
-    "test",
-    "C",
-    {
-        "question": "Drug of choice for childhood absence seizures is:",
-        "options": {"A": "Phenytoin", "B": "Carbamazepine", "C": "Ethosuximide", "D": "Phenobarbitone"},
-    },
-    True,
+KNOWLEDGE = case_of(
+    "Drug of choice for childhood absence seizures is:",
+    {"A": "Phenytoin", "B": "Carbamazepine", "C": "Ethosuximide", "D": "Phenobarbitone"},
+    gold="C",
 )
 
 
@@ -129,37 +119,21 @@ class TestWeighing:
         assert weighing.stance["A"] >= 0 > weighing.stance["B"]
 
     def test_inflections_name_an_option_but_other_words_on_its_root_do_not(self):
-        case = build_case(
-            "test",
-            "B",
-            {
-                "question": "Which enzyme is deficient in phenylketonuria?",
-                "options": {"A": "Tyrosinase", "B": "Phenylalanine hydroxylase"},
-            },
-            True,
+        case = case_of(
+            "Which enzyme is deficient in phenylketonuria?", {"A": "Tyrosinase", "B": "Phenylalanine hydroxylase"}
         )
         assert weigh_options("Tyrosinaemia type I has liver failure.", case).stance == {"A": 0.0, "B": 0.0}
         assert "A" in weigh_options("Tyrosinases make melanin; albinism follows their loss.", case).addressed
 
     def test_initials_name_an_option(self):
-        case = build_case(
-            "test",
-            "A",
-            {"question": "Fever, rash and arthritis.", "options": {"A": "Adult-onset Still disease", "B": "Lupus"}},
-            True,
-        )
+        case = case_of("Fever, rash and arthritis.", {"A": "Adult-onset Still disease", "B": "Lupus"})
         assert "A" in weigh_options("AOSD: quotidian fever with a salmon rash and ferritin very high.", case).addressed
 
     def test_negative_stem_inverts_stance(self):
         # In a NOT question the answer is the option argued not to be a feature.
-        case = build_case(
-            "test",
-            "A",
-            {
-                "question": "Which of the following is NOT a feature of nephrotic syndrome?",
-                "options": {"A": "Haematuria", "B": "Hypoalbuminaemia"},
-            },
-            True,
+        case = case_of(
+            "Which of the following is NOT a feature of nephrotic syndrome?",
+            {"A": "Haematuria", "B": "Hypoalbuminaemia"},
         )
         text = (
             "Haematuria is not a feature of nephrotic syndrome. It points to a nephritic process. "
