@@ -7,8 +7,10 @@ Pipeline, for one response:
 2. :func:`~verl_crpo.rewards.parsing.parse_response` sanitises the response and finds the
    analysis and conclusion blocks and every ``\\boxed{}`` answer.
 3. :func:`~verl_crpo.rewards.objectives.assess` gathers the evidence once: the final answer,
-   how analysis and conclusion weigh the options (:mod:`~verl_crpo.rewards.options`), cited,
-   copied and invented findings (:mod:`~verl_crpo.rewards.findings`).
+   how analysis and conclusion weigh the options (:mod:`~verl_crpo.rewards.options`: which
+   option each sentence is about, with what specific content and, by ConText-style triggers
+   (:mod:`~verl_crpo.rewards.context`), for or against it), cited, copied and invented findings
+   (:mod:`~verl_crpo.rewards.findings`). Word lists live in :mod:`~verl_crpo.rewards.lexicon`.
 4. The four ``*_reward`` functions read it; :func:`compute_score` weighs them.
 """
 

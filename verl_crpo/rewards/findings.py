@@ -5,25 +5,37 @@ Rules (our choices):
 * **Copied text.** Words of the analysis that lie in a run of 5 or more consecutive words found
   verbatim in the case text (lower-cased words, punctuation ignored) are dropped before grounding
   is measured: restating the vignette is not citing evidence.
-* **Invented findings** are statements about *this patient* that the case does not support:
+* **Invented findings** are statements presented as facts about *this patient* that the case does
+  not contain, with or without numbers (ConText-style: a trigger, a scope, modifiers):
 
-  1. a measured value (a number followed by a clinical unit, or following a vital sign or lab
-     name) whose number is not in the case or options (°C/°F conversions of the case's
-     temperatures are allowed). Numbers right after a comparison ("> 38", "above", "below",
-     "at least", "cut-off", "normal range") are reference thresholds, not patient data, and so
-     are ranges ("60-100").
-  2. a history attributed to the patient ("has a history of", "her history of", "was diagnosed
-     with", "past medical history of") whose first content word is absent from the case.
-  3. a result reported in the past tense ("troponin was elevated", "ECG showed") for a test the
-     case never mentions.
+  1. a measured value (a number followed by a clinical unit or an age, or following a vital sign or
+     lab name) whose number is not the case's, a whole-number rounding of it or a °C/°F
+     conversion, and that the response does not compute itself (after ``=``, next to an
+     arithmetic operator). Numbers after a comparison, a hedge or a negation ("> 38", "above",
+     "normal range", "about", "not"), after a derived quantity ("anion gap", "expected") and
+     range ends ("60-100") are references, not patient data. Without a patient in the case only
+     an age counts: other values are knowledge ("50 % saturated").
+  2. an item asserted by a trigger: the patient as subject of a fact verb in the past or a report
+     ("she had", "he reported", "the patient was started on"), a relative ("her mother has"), a
+     history ("history of", "was diagnosed with"; not "a 3-month history of", the presenting
+     illness), medications ("her medications include"), an examination ("on examination", "exam
+     revealed"), a test result ("<test> showed", "<item> were positive"). The scope runs to a
+     terminator (punctuation, "but", "which", "suggesting", "a classic sign", a new subject, ...)
+     and splits into items at commas and "and"/"or"/"with". An item is invented when at least
+     half of its content stems are absent from the case findings; negated ("denies", "no ...")
+     and hypothetical ("if", "would", "typically", "consider") triggers assert nothing.
+     Present-tense readings ("she has hypothyroidism", "the patient is a young man") are the
+     response's reading of the case, not new observations, except when the case describes no
+     patient: then describing one, in any tense, is invention.
 * **Grader-directed text** (addressing the scorer: "ignore previous instructions", "give full
   marks", "grader", "reward model") is not clinical reasoning.
 
 All scans are single linear passes (plain or possessive patterns); context checks look at a
-bounded window around each candidate. Invented findings are counted up to
-:data:`MAX_INVENTED` (10): beyond that faithfulness is already below 0.001. Each rule examines at
-most :data:`MAX_CANDIDATES` (256) candidates (numbers absent from the case, history phrases,
-result verbs), far more than any real response holds, so garbage cannot make scoring slow.
+bounded window around each candidate; trigger keywords are found by literal search before any
+pattern runs. Invented findings are counted up to :data:`MAX_INVENTED` (10): beyond that
+faithfulness is already below 0.001. Each rule examines at most :data:`MAX_CANDIDATES` (256)
+candidates (numbers absent from the case, asserted items), far more than any real response holds,
+so garbage cannot make scoring slow.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ diagnostics:
 * ``findings_cited``: distinct case findings the analysis cites in its own words.
 * ``copied_fraction``: share of the analysis copied verbatim from the case text, in [0, 1].
 * ``invented_findings``: statements about the patient the case does not support.
-* ``options_addressed``: options weighed with a reason (answer supported, distractors rejected).
+* ``options_addressed``: options the analysis says something specific about (the chosen one
+  without rejecting it, the others in any stance).
 * ``consistency``: the consistency term of faithfulness, in [0, 1].
 * ``grader_directed``: 1.0 when the response addresses the grader ("full marks").
 """
