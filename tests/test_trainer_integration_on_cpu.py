@@ -26,7 +26,13 @@ from verl.trainer.ppo import core_algos, ray_trainer
 from verl.trainer.ppo.v1 import get_trainer_cls, trainer_base
 
 import verl_crpo.trainer as crpo_trainer
-from verl_crpo.advantage import CRPOConfig, compute_crpo_outcome_advantage, crpo_scalar_advantage, crpo_step_metrics
+from verl_crpo.advantage import (
+    CRPOConfig,
+    compute_crpo_outcome_advantage,
+    crpo_scalar_advantage,
+    crpo_step_metrics,
+    objective_metrics,
+)
 from verl_crpo.trainer import CRPOAdvantageMixin, objectives_from_extra_fields
 from verl_crpo.validation import SUPPORTED_TRAINER_MODES, check_crpo_config
 
@@ -168,6 +174,14 @@ def expected_crpo(samples, algorithm):
     return advantages, non_tensor, uids
 
 
+def expected_curves(samples):
+    """objectives/* computed directly from the samples' reward_extra_info, real samples only."""
+    real = [s for s in samples if not s["is_padding"]]
+    names = list(WEIGHTS)
+    scores = torch.tensor([[s["extra_fields"]["reward_extra_info"][n] for s in real] for n in names])
+    return objective_metrics(scores, np.array([s["uid"] for s in real], dtype=object), names)
+
+
 class TestV1AdvantageStep:
     @pytest.mark.parametrize("mode", SUPPORTED_TRAINER_MODES)
     def test_crpo_advantages_and_metrics_match_the_estimator(self, transfer_queue, base_config, mode):
@@ -186,7 +200,11 @@ class TestV1AdvantageStep:
         cfg = CRPOConfig.from_algorithm_config(base_config.algorithm)
         scores = torch.tensor(np.stack([non_tensor[k][real] for k in cfg.names]), dtype=torch.float32)
         _, normalized = crpo_scalar_advantage(scores, uids[real], None, dataclasses.replace(cfg, whiten=False))
-        assert metrics == pytest.approx(crpo_step_metrics(scores, normalized, uids[real], cfg))
+        crpo_metrics = {k: v for k, v in metrics.items() if k.startswith("crpo/")}
+        assert crpo_metrics == pytest.approx(crpo_step_metrics(scores, normalized, uids[real], cfg))
+        assert {k: v for k, v in metrics.items() if not k.startswith("crpo/")} == pytest.approx(
+            expected_curves(samples)
+        )
         for name in WEIGHTS:
             for stat in ("mean", "constant_group_frac", "adv_share"):
                 assert f"crpo/{name}/{stat}" in metrics
@@ -194,16 +212,49 @@ class TestV1AdvantageStep:
         assert metrics["crpo/accuracy/constant_group_frac"] == pytest.approx(0.25)
         assert metrics["crpo/format/adv_share"] == 0.0  # weight 0
 
-    def test_grpo_takes_verls_own_step_unchanged(self, transfer_queue, base_config):
+    def test_grpo_takes_verls_own_step_unchanged_and_logs_the_objective_curves(self, transfer_queue, base_config):
         config = with_algorithm(base_config, adv_estimator="grpo")
-        batch = put_batch(transfer_queue, add_padding(make_samples(seed=2)))
+        samples = add_padding(make_samples(seed=2))
+        batch = put_batch(transfer_queue, samples)
         verl_metrics, our_metrics = {}, {}
         verl_trainer_for("sync", config)._compute_advantage(batch, verl_metrics)
         verl_out = read_advantages(transfer_queue, batch)
         trainer_for("sync", config)._compute_advantage(batch, our_metrics)
         our_out = read_advantages(transfer_queue, batch)
         torch.testing.assert_close(our_out["advantages"], verl_out["advantages"], rtol=0, atol=0)
-        assert our_metrics == verl_metrics == {}
+        assert verl_metrics == {}
+        assert our_metrics == pytest.approx(expected_curves(samples))
+
+    @pytest.mark.parametrize("mode", SUPPORTED_TRAINER_MODES)
+    def test_every_estimator_logs_the_same_objective_curves_for_the_same_batch(self, transfer_queue, base_config, mode):
+        # The A/B: crpo and grpo on one batch give the same objectives/* keys and values.
+        samples = add_padding(make_samples(seed=9))
+        curves = {}
+        for name in ("crpo", "grpo", "grpo_vectorized"):
+            metrics = {}
+            trainer_for(mode, with_algorithm(base_config, adv_estimator=name))._compute_advantage(
+                put_batch(transfer_queue, samples), metrics
+            )
+            curves[name] = {k: v for k, v in metrics.items() if k.startswith("objectives/")}
+        assert set(curves["crpo"]) == {f"objectives/{n}/{s}" for n in WEIGHTS for s in ("mean", "constant_group_frac")}
+        assert curves["crpo"] == pytest.approx(curves["grpo"])
+        assert curves["grpo_vectorized"] == pytest.approx(curves["grpo"])
+        assert curves["grpo"]["objectives/accuracy/constant_group_frac"] == pytest.approx(0.25)
+
+    def test_a_reward_that_is_not_ours_adds_nothing_and_breaks_nothing(self, transfer_queue, base_config):
+        config = with_algorithm(base_config, adv_estimator="grpo")
+        OmegaConf.set_struct(config, False)
+        config.reward.reward_manager.name = "naive"
+        batch = put_batch(transfer_queue, make_samples(seed=10))
+        metrics = {}
+        trainer_for("sync", config)._compute_advantage(batch, metrics)
+        assert metrics == {}
+        # Ours, but an agent loop that stored no extra_fields: nothing to log, no error.
+        samples = [{k: v for k, v in s.items() if k != "extra_fields"} for s in make_samples(seed=11)]
+        trainer_for("sync", with_algorithm(base_config, adv_estimator="grpo"))._compute_advantage(
+            put_batch(transfer_queue, samples), metrics
+        )
+        assert metrics == {}
 
     def test_crpo_sum_without_whitening_equals_verls_grpo_step_on_the_weighted_total(self, transfer_queue, base_config):
         # rm_scores hold the weighted total; scores on a 1/4 grid keep every group mean exact.

@@ -77,6 +77,7 @@ __all__ = [
     "crpo_scalar_advantage",
     "crpo_step_metrics",
     "group_normalize",
+    "objective_metrics",
     "objective_scores",
     "whiten_scalars",
 ]
@@ -437,20 +438,55 @@ def crpo_step_metrics(scores: torch.Tensor, normalized: torch.Tensor, index: Any
     """
     scores = scores.float()
     groups = _Groups.from_index(index, scores.shape[1], scores.device)
-    constant = torch.stack([_row_stats(row, groups)[2] for row in scores])
-    multi = ~groups.single
+    constant, multi = _constant_groups(scores, groups)
     n_multi = multi.sum().clamp_min(1)
     weights = torch.tensor(list(cfg.weights.values()), dtype=torch.float32, device=scores.device)
-    constant_frac = (constant & multi).sum(dim=1) / n_multi
     magnitude = (weights.unsqueeze(1) * normalized.float()).abs().mean(dim=1)
     share = magnitude / magnitude.sum().clamp_min(torch.finfo(torch.float32).tiny)
     no_signal = ((constant | (weights == 0).unsqueeze(1)).all(dim=0) & multi).sum() / n_multi
-    means = scores.mean(dim=1)
-    table = torch.stack([means, constant_frac.float(), share]).cpu().tolist()
-    metrics: dict[str, float] = {}
-    for k, name in enumerate(cfg.names):
-        metrics[f"crpo/{name}/mean"] = table[0][k]
-        metrics[f"crpo/{name}/constant_group_frac"] = table[1][k]
-        metrics[f"crpo/{name}/adv_share"] = table[2][k]
+    metrics = _mean_and_constant(scores, constant, multi, cfg.names, "crpo")
+    for name, value in zip(cfg.names, share.cpu().tolist(), strict=True):
+        metrics[f"crpo/{name}/adv_share"] = value
     metrics["crpo/no_signal_group_frac"] = float(no_signal)
+    return metrics
+
+
+def objective_metrics(scores: torch.Tensor, index: Any, names: Sequence[str]) -> dict[str, float]:
+    """Reward-side statistics of every objective, the same under every estimator.
+
+    Args:
+        scores: ``(K, bs)`` objective scores of the batch's real samples.
+        index: ``(bs,)`` group labels (``uid``).
+        names: The ``K`` objective names.
+
+    Returns:
+        ``objectives/{name}/mean`` (mean score) and ``objectives/{name}/constant_group_frac``
+        (fraction of groups with two or more samples in which the objective is constant, so that
+        a group-relative estimator gets no signal from it there; 0.0 without such groups).
+
+    Example:
+        >>> metrics = objective_metrics(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), [0, 0, 1, 1], ["accuracy"])
+        >>> metrics["objectives/accuracy/mean"], metrics["objectives/accuracy/constant_group_frac"]
+        (0.75, 0.5)
+    """
+    scores = scores.float()
+    groups = _Groups.from_index(index, scores.shape[1], scores.device)
+    constant, multi = _constant_groups(scores, groups)
+    return _mean_and_constant(scores, constant, multi, names, "objectives")
+
+
+def _constant_groups(scores: torch.Tensor, groups: _Groups) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(K, groups)`` flags of objectives constant within each group, and which groups have 2+ samples."""
+    return torch.stack([_row_stats(row, groups)[2] for row in scores]), ~groups.single
+
+
+def _mean_and_constant(
+    scores: torch.Tensor, constant: torch.Tensor, multi: torch.Tensor, names: Sequence[str], prefix: str
+) -> dict[str, float]:
+    constant_frac = (constant & multi).sum(dim=1) / multi.sum().clamp_min(1)
+    means, fracs = torch.stack([scores.mean(dim=1), constant_frac.float()]).cpu().tolist()
+    metrics: dict[str, float] = {}
+    for name, mean, frac in zip(names, means, fracs, strict=True):
+        metrics[f"{prefix}/{name}/mean"] = mean
+        metrics[f"{prefix}/{name}/constant_group_frac"] = frac
     return metrics

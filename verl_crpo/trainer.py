@@ -17,7 +17,9 @@ which never build a trainer (Ray workers) pay nothing:
    TransferQueue field ``extra_fields``, puts every objective into ``non_tensor_batch``, runs
    verl's advantage step (KL-in-reward, rollout correction, advantage, nested write-back) and
    logs ``crpo/<objective>/{mean,constant_group_frac,adv_share}``. Any other estimator takes
-   ``super()._compute_advantage`` (verl's code, untouched).
+   ``super()._compute_advantage`` (verl's code, untouched). Under every estimator, when the
+   reward is ours, every training step logs ``objectives/<objective>/{mean,constant_group_frac}``
+   (:func:`objective_curves`): verl collects ``reward_extra_info`` in V1 only during validation.
 3. ``verl.utils.config`` -> ``validate_config`` first runs
    :func:`verl_crpo.validation.check_reward_config` and :func:`~verl_crpo.validation.check_crpo_config`,
    so ``main_ppo`` refuses a broken reward or ``crpo`` config in the driver, before Ray starts.
@@ -33,15 +35,23 @@ import sys
 from typing import Any
 
 import numpy as np
+import torch
 import wrapt
 
-from verl_crpo.validation import ADV_ESTIMATOR, SUPPORTED_TRAINER_MODES, check_crpo_config, check_reward_config
+from verl_crpo.validation import (
+    ADV_ESTIMATOR,
+    SUPPORTED_TRAINER_MODES,
+    check_crpo_config,
+    check_reward_config,
+    reward_is_ours,
+)
 
 __all__ = [
     "CRPOAdvantageMixin",
     "compute_advantage",
     "install",
     "integration_status",
+    "objective_curves",
     "objectives_from_extra_fields",
 ]
 
@@ -144,6 +154,21 @@ def _install_backport(module) -> None:
 # ---------------------------------------------------------------- V1 trainer mixin
 
 
+def _as_list(values) -> list:
+    """A TransferQueue non-tensor field (``NonTensorStack``, linked list, array) as a list."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _reward_infos(extra_fields) -> list[dict]:
+    """Each sample's ``reward_extra_info`` dict ({} when absent) from the TransferQueue field ``extra_fields``."""
+    infos = []
+    for row in _as_list(extra_fields):
+        row = getattr(row, "data", row)
+        info = row.get("reward_extra_info") if isinstance(row, dict) else None
+        infos.append(info if isinstance(info, dict) else {})
+    return infos
+
+
 def objectives_from_extra_fields(extra_fields, names, keys=None) -> dict[str, np.ndarray]:
     """Collect each objective from per-sample ``extra_fields["reward_extra_info"]``.
 
@@ -164,32 +189,68 @@ def objectives_from_extra_fields(extra_fields, names, keys=None) -> dict[str, np
         >>> objectives_from_extra_fields([{"reward_extra_info": {"accuracy": 1.0}}], ["accuracy"])
         {'accuracy': array([1.])}
     """
-    rows = extra_fields.tolist() if hasattr(extra_fields, "tolist") else list(extra_fields)
-    infos = []
-    for i, row in enumerate(rows):
-        row = getattr(row, "data", row)
-        info = row.get("reward_extra_info") if isinstance(row, dict) else None
-        infos.append(info if isinstance(info, dict) else {})
+    infos = _reward_infos(extra_fields)
+    for i, info in enumerate(infos):
         for name in names:
-            if name not in infos[-1]:
+            if name not in info:
                 sample = keys[i] if keys is not None else i
                 raise ValueError(
                     f"crpo objective '{name}' is missing from the reward_extra_info of sample {sample!r} (it holds "
-                    f"{sorted(infos[-1])}); the reward must return '{name}' for every sample (use "
+                    f"{sorted(info)}); the reward must return '{name}' for every sample (use "
                     "reward.reward_manager.name=clinical), or drop it from algorithm.crpo.weights"
                 )
     return {name: np.array([info[name] for info in infos]) for name in names}
 
 
+def objective_curves(extra_fields, uids, tags) -> dict[str, float]:
+    """``objectives/<name>/{mean,constant_group_frac}`` of every objective our reward returned, over real samples.
+
+    The same statistics under every estimator, so that the two arms of an A/B share their curves.
+    Objectives that some sample lacks are left out; a batch without any gives ``{}``.
+
+    Args:
+        extra_fields: The TransferQueue field ``extra_fields`` of the batch.
+        uids: ``(bs,)`` group labels.
+        tags: The batch's TransferQueue tags (``is_padding`` marks verl's synthetic padding samples).
+
+    Example:
+        >>> objective_curves([{"reward_extra_info": {"accuracy": a}} for a in (1.0, 0.0)], ["g", "g"], [{}, {}])
+        {'objectives/accuracy/mean': 0.5, 'objectives/accuracy/constant_group_frac': 0.0}
+    """
+    from verl_crpo.advantage import objective_metrics
+    from verl_crpo.rewards import OBJECTIVES
+
+    infos = _reward_infos(extra_fields)
+    names = [name for name in OBJECTIVES if infos and all(name in info for info in infos)]
+    if not names:
+        return {}
+    real = _real_samples(tags)
+    scores = torch.tensor(
+        [[float(info[name]) for info, keep in zip(infos, real, strict=True) if keep] for name in names]
+    )
+    return objective_metrics(scores, np.asarray(uids, dtype=object)[real], names)
+
+
+def _real_samples(tags) -> np.ndarray:
+    # Synthetic padding samples (verl's upsample_batch_to_divisible_size) copy a real sample's
+    # scores: keep them out of the statistics, as verl's _compute_metrics does.
+    real = np.array([not (tag or {}).get("is_padding", False) for tag in tags], dtype=bool)
+    if not real.any():
+        real[:] = True
+    return real
+
+
 class CRPOAdvantageMixin:
     """Gives a verl V1 ``PPOTrainer`` the per-objective scores for ``crpo``; put it first in the bases.
 
-    Contract: for ``algorithm.adv_estimator != "crpo"`` the trainer behaves exactly as without
-    the mixin (``super()._compute_advantage``). For ``crpo``, ``_compute_advantage`` writes the
-    same TransferQueue fields as verl's (``advantages``, ``returns`` and, when verl would, the
-    KL-penalised ``token_level_rewards``, ``response_mask``, ``rollout_is_weights``) and adds
+    Contract: for ``algorithm.adv_estimator != "crpo"`` the trainer computes advantages exactly
+    as without the mixin (``super()._compute_advantage``) and, when the reward is ours
+    (:func:`verl_crpo.validation.reward_is_ours`), adds :func:`objective_curves` to ``metrics``.
+    For ``crpo``, ``_compute_advantage`` writes the same TransferQueue fields as verl's
+    (``advantages``, ``returns`` and, when verl would, the KL-penalised ``token_level_rewards``,
+    ``response_mask``, ``rollout_is_weights``) and adds the same :func:`objective_curves`, plus
     ``crpo/<objective>/{mean,constant_group_frac,adv_share}`` and ``crpo/no_signal_group_frac``
-    to ``metrics``, computed over the non-padding samples. The constructor runs
+    over the weighted objectives, to ``metrics``; all over the non-padding samples. The constructor runs
     :func:`verl_crpo.validation.check_crpo_config`.
     """
 
@@ -198,9 +259,12 @@ class CRPOAdvantageMixin:
         super().__init__(config, *args, **kwargs)
 
     def _compute_advantage(self, batch, metrics: dict):
-        if self.config.algorithm.adv_estimator != ADV_ESTIMATOR:
-            return super()._compute_advantage(batch, metrics)
-        return _crpo_advantage_step(self, batch, metrics)
+        if self.config.algorithm.adv_estimator == ADV_ESTIMATOR:
+            return _crpo_advantage_step(self, batch, metrics)
+        result = super()._compute_advantage(batch, metrics)
+        if reward_is_ours(self.config):
+            metrics.update(_fetched_objective_curves(batch))
+        return result
 
 
 def _crpo_advantage_step(trainer, batch, metrics: dict):
@@ -226,13 +290,15 @@ def _crpo_advantage_step(trainer, batch, metrics: dict):
             "use verl's agent loop (AgentLoopManagerTQ) with a reward that returns the objectives "
             "(reward.reward_manager.name=clinical)"
         )
-    objectives = objectives_from_extra_fields(data.pop("extra_fields"), crpo.names, keys=batch.keys)
+    extra_fields = data.pop("extra_fields")
+    objectives = objectives_from_extra_fields(extra_fields, crpo.names, keys=batch.keys)
 
     response_mask = data["response_mask"]
     data = DataProto(batch=data.to_padded_tensor())
     data.batch["token_level_scores"] = data.batch["rm_scores"]
     data.non_tensor_batch["uid"] = np.array(data.batch.pop("uid").tolist(), dtype=object)
     data.non_tensor_batch.update(objectives)  # crpo
+    metrics.update(objective_curves(extra_fields, data.non_tensor_batch["uid"], batch.tags))  # crpo
 
     # 1. apply kl penalty to rewards
     if algorithm.use_kl_in_reward:
@@ -282,17 +348,22 @@ def _step_metrics(non_tensor_batch, tags, crpo) -> dict[str, float]:
 
     from verl_crpo.advantage import crpo_scalar_advantage, crpo_step_metrics, objective_scores
 
-    # Synthetic padding samples (verl's upsample_batch_to_divisible_size) copy a real sample's
-    # scores: keep them out of the statistics, as verl's _compute_metrics does.
-    real = np.array([not (tag or {}).get("is_padding", False) for tag in tags], dtype=bool)
-    if not real.any():
-        real[:] = True
+    real = _real_samples(tags)
     index = non_tensor_batch["uid"][real]
     subset = {name: np.asarray(non_tensor_batch[name])[real] for name in crpo.names}
     scores = objective_scores(subset, crpo.names, int(real.sum()), "cpu")
     # The components are taken before whitening, which therefore needs no mask here.
     _, normalized = crpo_scalar_advantage(scores, index, None, dataclasses.replace(crpo, whiten=False))
     return crpo_step_metrics(scores, normalized, index, crpo)
+
+
+def _fetched_objective_curves(batch) -> dict[str, float]:
+    import transfer_queue as tq
+
+    data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
+    if "extra_fields" not in data:
+        return {}  # an agent loop that stores no reward_extra_info: nothing to log, nothing to break
+    return objective_curves(data["extra_fields"], _as_list(data["uid"]), batch.tags)
 
 
 def _install_v1(package) -> None:
