@@ -337,7 +337,7 @@ def test_config_pickles_and_hashes():
         ({"crpo": {"weights": {}}}, r"algorithm\.crpo\.weights is empty"),
         ({"crpo": {"weights": [10.0, 1.0]}}, r"algorithm\.crpo\.weights must be a mapping"),
         ({"crpo": {"weights": {"a": 1.0}, "aggregation": "mean"}}, r"aggregation must be one of decoupled, sum"),
-        ({"crpo": {"weights": {"a": -1.0}}}, r"weights\.a must be >= 0"),
+        ({"crpo": {"weights": {"a": -1.0}}}, r"weights\.a must be finite and >= 0"),
         ({"crpo": {"weights": {"a": float("nan")}}}, r"weights\.a must be finite"),
         ({"crpo": {"weights": {"a": float("inf")}}}, r"weights\.a must be finite"),
         ({"crpo": {"weights": {"a": "ten"}}}, r"weights\.a must be a number"),

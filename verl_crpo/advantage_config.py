@@ -7,13 +7,14 @@ The estimator itself lives in :mod:`verl_crpo.advantage`, which re-exports :clas
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from verl_crpo.weights import is_weight, validate_weights
 
 __all__ = ["AGGREGATIONS", "CRPOConfig"]
 
@@ -24,10 +25,6 @@ _WEIGHTS_HINT = (
     "+algorithm.crpo.weights.faithfulness=1.0 +algorithm.crpo.weights.comprehensiveness=1.0 "
     "(without the '+' in a recipe YAML)"
 )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -56,32 +53,7 @@ class CRPOConfig:
     norm_by_std: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.weights, Mapping):
-            raise ValueError(
-                f"algorithm.crpo.weights must be a mapping objective -> weight, got "
-                f"{type(self.weights).__name__}; {_WEIGHTS_HINT}"
-            )
-        if len(self.weights) == 0:
-            raise ValueError(f"algorithm.crpo.weights is empty; {_WEIGHTS_HINT}")
-        clean: dict[str, float] = {}
-        for name, weight in self.weights.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"algorithm.crpo.weights: objective names must be non-empty strings, got {name!r}")
-            if not _is_number(weight):
-                raise ValueError(
-                    f"algorithm.crpo.weights.{name} must be a number, got {weight!r} ({type(weight).__name__})"
-                )
-            weight = float(weight)
-            if not math.isfinite(weight):
-                raise ValueError(f"algorithm.crpo.weights.{name} must be finite, got {weight}")
-            if weight < 0:
-                raise ValueError(
-                    f"algorithm.crpo.weights.{name} must be >= 0, got {weight}; an objective to avoid belongs in "
-                    "the reward function (score it so that higher is better), not in a negative weight"
-                )
-            clean[name] = weight
-        if not any(clean.values()):
-            raise ValueError(f"algorithm.crpo.weights are all zero: no objective would be optimised; {_WEIGHTS_HINT}")
+        clean = validate_weights(self.weights, "algorithm.crpo.weights", hint=_WEIGHTS_HINT)
         object.__setattr__(self, "weights", MappingProxyType(clean))
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(
@@ -90,7 +62,7 @@ class CRPOConfig:
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise ValueError(f"algorithm.crpo.whiten must be true or false, got {self.whiten!r}")
         object.__setattr__(self, "whiten", bool(self.whiten))
-        if not _is_number(self.epsilon) or not math.isfinite(self.epsilon) or self.epsilon <= 0:
+        if not is_weight(self.epsilon) or not math.isfinite(self.epsilon) or self.epsilon <= 0:
             raise ValueError(f"algorithm.crpo.epsilon must be a finite number > 0 (e.g. 1.0e-6), got {self.epsilon!r}")
         object.__setattr__(self, "epsilon", float(self.epsilon))
         if not isinstance(self.norm_by_std, (bool, np.bool_)):

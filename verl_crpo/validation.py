@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from verl_crpo.advantage import CRPOConfig
+from verl_crpo.weights import validate_weights
 
 __all__ = [
     "ADV_ESTIMATOR",
@@ -164,8 +164,11 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
         from verl_crpo.rewards import DEFAULT_WEIGHTS
 
         reward_weights = dict(DEFAULT_WEIGHTS)
-    if isinstance(reward_weights, Mapping):
-        given = {str(k): float(v) for k, v in reward_weights.items() if isinstance(v, int | float) and v}
+    try:
+        given = {k: v for k, v in validate_weights(reward_weights, f"{kwargs_key}.weights", OBJECTIVES).items() if v}
+    except ValueError:
+        given = None  # check_reward_config reports it, with the fix
+    if given is not None:
         estimator = {k: v for k, v in crpo.weights.items() if v}
         if given != estimator:
             warnings.append(

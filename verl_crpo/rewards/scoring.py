@@ -18,7 +18,6 @@ diagnostics:
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from verl_crpo.rewards.objectives import (
     options_addressed,
 )
 from verl_crpo.rewards.parsing import parse_response
+from verl_crpo.weights import validate_weights
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -129,20 +129,8 @@ class RewardConfig:
 
 
 def _validate_weights(weights: Any) -> Mapping[str, float]:
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"weights must be a mapping such as {dict(DEFAULT_WEIGHTS)}, got {type(weights).__name__}")
-    out = dict.fromkeys(OBJECTIVES, 0.0)
-    for name, value in weights.items():
-        if name not in OBJECTIVES:
-            raise ValueError(f"unknown objective {name!r} in weights; use names from {OBJECTIVES}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"weight of {name!r} must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"weight of {name!r} must be finite and >= 0, got {value!r}")
-        out[name] = float(value)
-    if not any(out.values()):
-        raise ValueError(f"at least one weight must be positive, got {dict(weights)}")
-    return MappingProxyType(out)
+    # Objectives the mapping leaves out weigh 0, as in algorithm.crpo.weights.
+    return MappingProxyType({**dict.fromkeys(OBJECTIVES, 0.0), **validate_weights(weights, "weights", OBJECTIVES)})
 
 
 _DEFAULT_CONFIG = RewardConfig()
