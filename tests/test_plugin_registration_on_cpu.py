@@ -37,7 +37,9 @@ def test_plain_import_verl_registers_estimator_and_reward_manager():
 def test_check_command_reports_registration():
     result = subprocess.run(["verl-crpo", "check"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "crpo" in result.stdout.lower() and "ClinicalRewardManager" in result.stdout
+    # The registered objects by their qualified names (the header says "verl-crpo" anyway).
+    assert "verl_crpo.advantage.compute_crpo_outcome_advantage" in result.stdout
+    assert "verl_crpo.reward_manager.ClinicalRewardManager" in result.stdout
 
 
 def test_check_command_fails_loudly_when_verl_skips_the_plugin():

@@ -140,7 +140,7 @@ class TestClinicalManagerInRewardLoop:
     def test_bad_data_is_reported_with_its_row(self, clinical_config, tiny_tokenizer_dir):
         batch = make_batch(tiny_tokenizer_dir, [GOOD])
         batch.non_tensor_batch["reward_model"][0] = {"style": "rule", "ground_truth": "Z"}
-        with pytest.raises(ValueError, match="ground"):
+        with pytest.raises(ValueError, match=r"row 0: ground truth 'Z' is not one of the option letters A, B, C"):
             _score_with_worker(clinical_config, batch)
 
 

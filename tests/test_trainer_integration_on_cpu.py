@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import uuid
 import numpy as np
 import pytest
 import torch
-import verl  # noqa: F401  (loads the verl_crpo plugin)
+import verl  # loads the verl_crpo plugin
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from verl.protocol import DataProto
@@ -33,8 +34,8 @@ from verl_crpo.advantage import (
     crpo_step_metrics,
     objective_metrics,
 )
-from verl_crpo.trainer import CRPOAdvantageMixin, objectives_from_extra_fields
-from verl_crpo.validation import SUPPORTED_TRAINER_MODES, check_crpo_config
+from verl_crpo.trainer import SUPPORTED_TRAINER_MODES, CRPOAdvantageMixin, check_crpo_run, objectives_from_extra_fields
+from verl_crpo.validation import check_crpo_config
 
 WEIGHTS = {"accuracy": 10.0, "format": 0.0, "faithfulness": 1.0, "comprehensiveness": 1.0}
 GROUP = 3
@@ -265,6 +266,36 @@ class TestV1AdvantageStep:
         trainer_for("sync", crpo_sum)._compute_advantage(batch, {})
         torch.testing.assert_close(read_advantages(transfer_queue, batch)["advantages"], grpo)
 
+    def test_several_outputs_per_session_follow_verls_grpo_rule(self, transfer_queue, base_config):
+        # verl scores each session's final output ({uid}_{session}_{index}: the highest index) and gives
+        # its advantage to the session's other outputs; crpo does the same, and earlier outputs need no reward.
+        finals = make_samples(seed=12)
+        earlier = []
+        for sample in finals[::2]:
+            uid, session, _ = sample["key"].rsplit("_", 2)
+            earlier.append(
+                {
+                    **sample,
+                    "key": f"{uid}_{session}_0",
+                    "response_mask": torch.ones(3, dtype=torch.int64),
+                    "rm_scores": torch.zeros(3),
+                    "extra_fields": {"reward_extra_info": {}},
+                }
+            )
+            sample["key"] = f"{uid}_{session}_1"
+        samples = finals + earlier
+        metrics = {}
+        batch = put_batch(transfer_queue, samples)
+        trainer_for("sync", base_config)._compute_advantage(batch, metrics)
+        out = read_advantages(transfer_queue, batch)["advantages"]
+
+        expected, _, _ = expected_crpo(finals, base_config.algorithm)
+        torch.testing.assert_close(out[: len(finals), : expected.shape[1]], expected, rtol=0, atol=0)
+        for row, sample in enumerate(earlier, start=len(finals)):
+            final_row = finals.index(next(f for f in finals if f["key"].rsplit("_", 1)[0] == sample["key"][:-2]))
+            assert torch.all(out[row, :3] == expected[final_row, 0])
+        assert metrics["objectives/accuracy/mean"] == pytest.approx(expected_curves(finals)["objectives/accuracy/mean"])
+
     def test_a_sample_without_an_objective_is_an_error_naming_it(self, transfer_queue, base_config):
         samples = make_samples(seed=4, groups=1)
         samples[1] = {**samples[1], "extra_fields": {"reward_extra_info": {"accuracy": 1.0, "format": 1.0}}}
@@ -294,8 +325,9 @@ class TestInstallation:
             cls = trainer_base.TRAINER_REGISTRY[mode]
             assert issubclass(cls, CRPOAdvantageMixin)
             original = cls.__bases__[1]
-            assert cls.__name__ == original.__name__ and cls.__qualname__ == original.__qualname__
+            assert cls.__name__ == original.__name__
             assert cls.__mro__[1] is CRPOAdvantageMixin  # first, so its _compute_advantage wins
+            assert pickle.loads(pickle.dumps(cls)) is cls  # Ray may ship the class to another process
 
     def test_installing_twice_changes_nothing(self):
         registry = dict(trainer_base.TRAINER_REGISTRY)
@@ -310,7 +342,8 @@ class TestInstallation:
         assert registry == trainer_base.TRAINER_REGISTRY
         assert ray_trainer.compute_advantage is backport is crpo_trainer.compute_advantage
         assert config_utils.validate_config is validate
-        assert "installed for trainer modes sync, colocate_async, separate_async" in crpo_trainer.integration_status()
+        assert "V1 trainer modes with crpo: sync, colocate_async, separate_async" in crpo_trainer.integration_status()
+        assert set(crpo_trainer.install_report().values()) == {"installed"}
 
     def test_fresh_process_installs_lazily_exactly_when_the_v1_trainers_are_imported(self):
         code = """
@@ -329,10 +362,100 @@ print(json.dumps({"before": before, "lazy": lazy, "after": trainer.integration_s
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
         report = json.loads(out.stdout.strip().splitlines()[-1])
         assert report["plugin"], "the verl.plugins entry point did not load verl_crpo.plugin"
-        assert report["lazy"] and "armed" in report["before"]
+        assert report["lazy"] and "V1 trainers: armed (runs on import of verl.trainer.ppo.v1)" in report["before"]
         assert report["name"] == "PPOTrainerSync" and report["mixin"]
         assert report["keys"] == sorted(SUPPORTED_TRAINER_MODES)
-        assert "installed for trainer modes" in report["after"]
+        assert "V1 trainers: installed" in report["after"]
+
+    def test_the_re_export_of_validate_config_is_checked_too(self):
+        import verl.utils
+        import verl.utils.config
+
+        assert verl.utils.validate_config is verl.utils.config.validate_config
+        assert getattr(verl.utils.validate_config, "__verl_crpo__", False)
+
+    def test_validate_config_finds_the_config_by_signature(self):
+        import verl.utils.config as config_utils
+
+        bad = compose_verl(*crpo_overrides({"accuracy": -1.0}))
+        with pytest.raises(ValueError, match=r"must be finite and >= 0"):
+            config_utils.validate_config(use_critic=False, config=bad, use_reference_policy=False)
+
+
+# ---------------------------------------------------------------- an install that fails
+
+
+_FAILING_INSTALL = """
+import json, sys
+import verl_crpo.trainer as trainer
+
+def boom(module):
+    raise RuntimeError("simulated install failure")
+
+setattr(trainer, {function!r}, boom)
+import verl
+from hydra import compose, initialize_config_module
+from verl.trainer.ppo.v1 import get_trainer_cls
+import verl.trainer.ppo.ray_trainer as ray_trainer
+from verl.utils.config import validate_config
+
+def composed(*overrides):
+    with initialize_config_module("verl.trainer.config", version_base=None):
+        return compose("ppo_trainer", overrides=list(overrides))
+
+grpo = composed(
+    "algorithm.adv_estimator=grpo", "reward.reward_manager.name=clinical", "data.train_batch_size=8",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=8", "actor_rollout_ref.actor.use_dynamic_bsz=true",
+    "actor_rollout_ref.ref.log_prob_use_dynamic_bsz=true", "actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=true",
+)
+validate_config(config=grpo, use_reference_policy=False, use_critic=False)
+sync = get_trainer_cls("sync")
+built = sync.__new__(sync)
+built.config = grpo
+crpo = composed("algorithm.adv_estimator=crpo", "+algorithm.crpo.weights.accuracy=1.0")
+try:
+    trainer.check_crpo_run(crpo)
+    refusal = None
+except ValueError as error:
+    refusal = str(error)
+print(json.dumps({{"report": trainer.install_report(), "refusal": refusal,
+    "backport": getattr(ray_trainer.compute_advantage, "__verl_crpo__", False),
+    "sync_is_verls": not issubclass(sync, trainer.CRPOAdvantageMixin)}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("install", "function"),
+    [
+        ("V1 trainers", "_install_v1"),
+        ("compute_advantage backport", "_install_backport"),
+        ("validate_config", "_install_validate"),
+    ],
+)
+def test_a_failing_install_leaves_grpo_working_and_refuses_crpo_by_name(install, function):
+    out = subprocess.run(
+        [sys.executable, "-c", _FAILING_INSTALL.format(function=function)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]  # verl imported, a grpo config validated, its trainer built
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["report"][install] == "failed: RuntimeError: simulated install failure"
+    assert f"the {install} install" in out.stderr  # logged with its cause
+    assert result["refusal"] is not None and install in result["refusal"] and "crpo is unavailable" in result["refusal"]
+    if install == "V1 trainers":
+        assert result["sync_is_verls"]
+    if install == "compute_advantage backport":
+        assert not result["backport"]
+
+
+def test_the_verl_code_the_integration_mirrors_has_not_drifted():
+    drift = crpo_trainer.verl_drift()
+    assert not drift, (
+        f"re-sync verl_crpo/trainer.py with verl {verl.__version__}: the code it mirrors or wraps changed "
+        f"({drift}); then update trainer._MIRRORED"
+    )
 
 
 # ---------------------------------------------------------------- legacy trainer and compute_advantage
@@ -413,7 +536,7 @@ class TestFailFast:
             (["algorithm.adv_estimator=crpo"], r"algorithm\.crpo is missing.*\+algorithm\.crpo\.weights\.accuracy"),
             (crpo_overrides({}, "+algorithm.crpo.whiten=true"), r"algorithm\.crpo\.weights is missing"),
             (crpo_overrides(None, "+algorithm.crpo.aggregation=mean"), r"aggregation must be one of decoupled, sum"),
-            (crpo_overrides({"accuracy": -1.0}), r"weights\.accuracy must be >= 0"),
+            (crpo_overrides({"accuracy": -1.0}), r"weights\.accuracy must be finite and >= 0"),
             (crpo_overrides({"accuracy": "inf"}), r"weights\.accuracy must be finite"),
             (crpo_overrides({"accuracy": 0.0}), r"all zero"),
             (crpo_overrides(None, "+algorithm.crpo.whitening=true"), r"unknown key\(s\) under algorithm\.crpo"),
@@ -440,15 +563,15 @@ class TestFailFast:
     )
     def test_refusals_name_the_fix(self, overrides, message):
         with pytest.raises(ValueError, match=message):
-            check_crpo_config(compose_verl(*overrides))
+            check_crpo_run(compose_verl(*overrides))
 
     def test_a_foreign_reward_is_a_warning_not_an_error(self):
         warnings = check_crpo_config(compose_verl(*crpo_overrides({"accuracy": 10, "my_objective": 1}, reward=[])))
         assert any("not verl_crpo's" in w and "my_objective" in w for w in warnings)
 
     def test_legacy_trainer_works_but_warns_that_metrics_are_v1_only(self):
-        warnings = check_crpo_config(compose_verl(*crpo_overrides(None, "trainer.use_v1=false")))
-        assert any("crpo/* metrics" in w for w in warnings)
+        warnings = check_crpo_run(compose_verl(*crpo_overrides(None, "trainer.use_v1=false")))
+        assert any("objectives/*, crpo/*" in w for w in warnings)
 
     def test_reward_weights_that_differ_from_the_estimators_are_flagged(self):
         config = compose_verl(*crpo_overrides(None, "+reward.reward_kwargs.weights.accuracy=5"))
@@ -464,7 +587,7 @@ class TestFailFast:
     def test_building_a_patched_trainer_checks_before_verls_heavy_init(self):
         bad = compose_verl(*crpo_overrides({"accuracy": -1.0}))
         start = time.monotonic()
-        with pytest.raises(ValueError, match=r"must be >= 0"):
+        with pytest.raises(ValueError, match=r"must be finite and >= 0"):
             get_trainer_cls("sync")(config=bad)
         assert time.monotonic() - start < 5
 

@@ -69,6 +69,7 @@ from verl.trainer.ppo.core_algos import register_adv_est
 from verl.utils import as_torch_index
 
 from verl_crpo.advantage_config import AGGREGATIONS, CRPOConfig
+from verl_crpo.validation import ADV_ESTIMATOR
 
 __all__ = [
     "AGGREGATIONS",
@@ -107,7 +108,7 @@ def objective_scores(
             non-number, or a NaN/inf (with the first offending sample index).
     """
     if non_tensor_batch is None:
-        raise ValueError(_NO_SCORES_MESSAGE)
+        raise ValueError(_no_scores_message())
     rows = np.empty((len(names), batch_size), dtype=np.float64)
     for k, name in enumerate(names):
         if name not in non_tensor_batch:
@@ -335,7 +336,16 @@ _NO_SCORES_MESSAGE = (
 )
 
 
-@register_adv_est("crpo")
+def _no_scores_message() -> str:
+    from verl_crpo.trainer import install_report
+
+    failed = {name: state for name, state in install_report().items() if state.startswith("failed")}
+    if not failed:
+        return _NO_SCORES_MESSAGE
+    return f"{_NO_SCORES_MESSAGE}. The integration did not install in this process: {failed}"
+
+
+@register_adv_est(ADV_ESTIMATOR)
 def compute_crpo_outcome_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
@@ -371,7 +381,7 @@ def compute_crpo_outcome_advantage(
     """
     cfg = CRPOConfig.from_algorithm_config(config)
     if non_tensor_batch is None:
-        raise ValueError(_NO_SCORES_MESSAGE)
+        raise ValueError(_no_scores_message())
     if token_level_rewards.dim() != 2 or response_mask.shape != token_level_rewards.shape:
         raise ValueError(
             f"token_level_rewards {tuple(token_level_rewards.shape)} and response_mask "

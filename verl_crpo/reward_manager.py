@@ -25,12 +25,12 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_crpo.rewards import get_clinical_reward
-from verl_crpo.validation import check_reward_config, reward_kwargs
+from verl_crpo.validation import REWARD_MANAGER, check_reward_config, reward_kwargs
 
 __all__ = ["ClinicalRewardManager"]
 
 
-@register("clinical")
+@register(REWARD_MANAGER)
 class ClinicalRewardManager(RewardManagerBase):
     """Scores one response at a time with the clinical objectives.
 

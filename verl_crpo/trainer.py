@@ -30,41 +30,67 @@ Every install is idempotent. :func:`integration_status` reports what is installe
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib
+import inspect
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import torch
 import wrapt
 
-from verl_crpo.validation import (
-    ADV_ESTIMATOR,
-    SUPPORTED_TRAINER_MODES,
-    check_crpo_config,
-    check_reward_config,
-    reward_is_ours,
-)
+from verl_crpo.validation import ADV_ESTIMATOR, check_crpo_config, check_reward_config, reward_is_ours
 
 __all__ = [
+    "SUPPORTED_TRAINER_MODES",
+    "VERL_VERSION",
     "CRPOAdvantageMixin",
+    "check_crpo_run",
     "compute_advantage",
     "install",
+    "install_report",
     "integration_status",
     "objective_curves",
     "objectives_from_extra_fields",
+    "session_finals",
+    "verify_installs",
+    "verl_drift",
 ]
 
 logger = logging.getLogger(__name__)
 
 _MARK = "__verl_crpo__"
+# The verl release this integration mirrors; any other is reported (verl-crpo check, the log).
+VERL_VERSION = "0.9.1"
+# verl 0.9.1's built-in V1 trainers; all three share PPOTrainer._compute_advantage.
+SUPPORTED_TRAINER_MODES = ("sync", "colocate_async", "separate_async")
 _V1_PACKAGE = "verl.trainer.ppo.v1"
 _RAY_TRAINER = "verl.trainer.ppo.ray_trainer"
 _CONFIG_UTILS = "verl.utils.config"
+_UTILS = "verl.utils"
 # Modules that bind ``compute_advantage`` by name at their import; patched too if already loaded.
 _BY_NAME_IMPORTERS = ("verl.trainer.ppo.v1.utils", "verl.experimental.separation.ray_trainer")
+# Install name -> (the verl module whose import runs it, the function that installs). The function
+# is looked up by name when the hook runs, so a test can make one fail.
+_INSTALLS = {
+    "validate_config": (_CONFIG_UTILS, "_install_validate"),
+    "verl.utils.validate_config re-export": (_UTILS, "_install_validate_reexport"),
+    "compute_advantage backport": (_RAY_TRAINER, "_install_backport"),
+    "V1 trainers": (_V1_PACKAGE, "_install_v1"),
+}
+# The verl code this module mirrors or wraps: sha256 of its source (first 16 hex digits), as in
+# VERL_VERSION. A change upstream means trainer.py must be re-read against it (verl_drift).
+_MIRRORED = {
+    "verl.trainer.ppo.v1.trainer_base:PPOTrainer._compute_advantage": "2a4a2aa4a475b228",
+    "verl.trainer.ppo.ray_trainer:compute_advantage": "314695381c755264",
+    "verl.trainer.ppo.v1.utils:compute_advantage_for_multi_trajectories": "d973cc8aec79bc3d",
+    "verl.utils.config:validate_config": "ab4096deecfec745",
+}
 
-_state: dict[str, Any] = {"armed": False, "v1_modes": (), "backport": False, "validate": False}
+_state: dict[str, Any] = {"armed": False, "installed": set(), "failed": {}, "v1_modes": (), "verl_version": None}
 _verl_compute_advantage = None
 
 
@@ -141,13 +167,13 @@ def _install_backport(module) -> None:
     current = module.compute_advantage
     if getattr(current, _MARK, False):
         return
+    importers = [sys.modules.get(name) for name in _BY_NAME_IMPORTERS]
+    importers = [m for m in importers if m is not None and getattr(m, "compute_advantage", None) is current]
+    # Everything that can fail is done: from here on, plain assignments.
     _verl_compute_advantage = current
-    module.compute_advantage = compute_advantage
-    for name in _BY_NAME_IMPORTERS:
-        importer = sys.modules.get(name)
-        if importer is not None and getattr(importer, "compute_advantage", None) is current:
-            importer.compute_advantage = compute_advantage
-    _state["backport"] = True
+    compute_advantage.__wrapped__ = current  # what it extends (inspect.unwrap, the drift check)
+    for target in (module, *importers):
+        target.compute_advantage = compute_advantage
     logger.debug("verl_crpo: compute_advantage forwards non_tensor_batch to crpo")
 
 
@@ -202,33 +228,59 @@ def objectives_from_extra_fields(extra_fields, names, keys=None) -> dict[str, np
     return {name: np.array([info[name] for info in infos]) for name in names}
 
 
-def objective_curves(extra_fields, uids, tags) -> dict[str, float]:
-    """``objectives/<name>/{mean,constant_group_frac}`` of every objective our reward returned, over real samples.
+def objective_curves(extra_fields, uids, counted) -> dict[str, float]:
+    """``objectives/<name>/{mean,constant_group_frac}`` of every objective our reward returned, over counted samples.
 
     The same statistics under every estimator, so that the two arms of an A/B share their curves.
-    Objectives that some sample lacks are left out; a batch without any gives ``{}``.
+    Objectives that some counted sample lacks are left out; a batch without any gives ``{}``.
 
     Args:
-        extra_fields: The TransferQueue field ``extra_fields`` of the batch.
+        extra_fields: The TransferQueue field ``extra_fields`` of the batch (or its rows).
         uids: ``(bs,)`` group labels.
-        tags: The batch's TransferQueue tags (``is_padding`` marks verl's synthetic padding samples).
+        counted: ``(bs,)`` bool: the samples to count (not verl's padding, final outputs of sessions).
 
     Example:
-        >>> objective_curves([{"reward_extra_info": {"accuracy": a}} for a in (1.0, 0.0)], ["g", "g"], [{}, {}])
+        >>> rows = [{"reward_extra_info": {"accuracy": a}} for a in (1.0, 0.0)]
+        >>> objective_curves(rows, ["g", "g"], np.array([True, True]))
         {'objectives/accuracy/mean': 0.5, 'objectives/accuracy/constant_group_frac': 0.0}
     """
     from verl_crpo.advantage import objective_metrics
     from verl_crpo.rewards import OBJECTIVES
 
-    infos = _reward_infos(extra_fields)
+    infos = [info for info, keep in zip(_reward_infos(extra_fields), counted, strict=True) if keep]
     names = [name for name in OBJECTIVES if infos and all(name in info for info in infos)]
     if not names:
         return {}
-    real = _real_samples(tags)
-    scores = torch.tensor(
-        [[float(info[name]) for info, keep in zip(infos, real, strict=True) if keep] for name in names]
-    )
-    return objective_metrics(scores, np.asarray(uids, dtype=object)[real], names)
+    scores = torch.tensor([[float(info[name]) for info in infos] for name in names])
+    return objective_metrics(scores, np.asarray(uids, dtype=object)[counted], names)
+
+
+def session_finals(keys) -> np.ndarray | None:
+    """For each sample, the row of its session's final output; None when every sample is its own.
+
+    verl's agent loop names samples ``{uid}_{session}_{index}``; a session that emitted several
+    outputs holds several indices, and verl's ``compute_advantage_for_multi_trajectories`` scores
+    only the highest for ``grpo``. Keys in another format are single outputs.
+
+    Example:
+        >>> session_finals(["u_0_0", "u_1_0"]) is None
+        True
+        >>> session_finals(["u_0_0", "u_0_1", "u_1_0"]).tolist()
+        [1, 1, 2]
+    """
+    best: dict[str, tuple[int, int]] = {}
+    sessions = []
+    for row, key in enumerate(keys):
+        fields = str(key).rsplit("_", 2)
+        if len(fields) != 3 or not fields[2].isdigit():
+            return None
+        session, index = f"{fields[0]}_{fields[1]}", int(fields[2])
+        sessions.append(session)
+        if session not in best or best[session][0] < index:
+            best[session] = (index, row)
+    if len(best) == len(sessions):
+        return None
+    return np.array([best[session][1] for session in sessions])
 
 
 def _real_samples(tags) -> np.ndarray:
@@ -255,7 +307,7 @@ class CRPOAdvantageMixin:
     """
 
     def __init__(self, config, *args, **kwargs):
-        check_crpo_config(config)
+        check_crpo_run(config)
         super().__init__(config, *args, **kwargs)
 
     def _compute_advantage(self, batch, metrics: dict):
@@ -290,15 +342,21 @@ def _crpo_advantage_step(trainer, batch, metrics: dict):
             "use verl's agent loop (AgentLoopManagerTQ) with a reward that returns the objectives "
             "(reward.reward_manager.name=clinical)"
         )
-    extra_fields = data.pop("extra_fields")
-    objectives = objectives_from_extra_fields(extra_fields, crpo.names, keys=batch.keys)
+    # crpo: several outputs per session follow verl's grpo rule: the session's final output is
+    # scored and compared, and its advantage goes to every output of the session.
+    finals = session_finals(batch.keys)
+    rows = _as_list(data.pop("extra_fields"))
+    if finals is not None:
+        rows = [rows[final] for final in finals]  # intermediate outputs may carry no reward
+    objectives = objectives_from_extra_fields(rows, crpo.names, keys=batch.keys)
+    counted = _real_samples(batch.tags) & (finals is None or finals == np.arange(len(rows)))
 
     response_mask = data["response_mask"]
     data = DataProto(batch=data.to_padded_tensor())
     data.batch["token_level_scores"] = data.batch["rm_scores"]
     data.non_tensor_batch["uid"] = np.array(data.batch.pop("uid").tolist(), dtype=object)
     data.non_tensor_batch.update(objectives)  # crpo
-    metrics.update(objective_curves(extra_fields, data.non_tensor_batch["uid"], batch.tags))  # crpo
+    metrics.update(objective_curves(rows, data.non_tensor_batch["uid"], counted))  # crpo
 
     # 1. apply kl penalty to rewards
     if algorithm.use_kl_in_reward:
@@ -317,18 +375,31 @@ def _crpo_advantage_step(trainer, batch, metrics: dict):
         data, is_metrics = compute_rollout_correction_and_add_to_batch(data, rollout_corr_config)
         metrics.update(is_metrics)
 
-    # 3. advantages: verl's compute_advantage_for_multi_trajectories sends every estimator but grpo
-    # straight to compute_advantage; crpo: ours forwards non_tensor_batch.
-    data = compute_advantage(
-        data,
-        adv_estimator=algorithm.adv_estimator,
-        gamma=algorithm.gamma,
-        lam=algorithm.lam,
-        num_repeat=trainer.config.actor_rollout_ref.rollout.n,
-        norm_adv_by_std_in_grpo=algorithm.get("norm_adv_by_std_in_grpo", True),
-        config=algorithm,
-    )
-    metrics.update(_step_metrics(data.non_tensor_batch, batch.tags, crpo))  # crpo
+    # 3. advantages: as verl's compute_advantage_for_multi_trajectories does for grpo, on the final
+    # output of each session, broadcast to the session's other outputs; crpo: our compute_advantage
+    # forwards non_tensor_batch.
+    def advantage_of(subset):
+        return compute_advantage(
+            subset,
+            adv_estimator=algorithm.adv_estimator,
+            gamma=algorithm.gamma,
+            lam=algorithm.lam,
+            num_repeat=trainer.config.actor_rollout_ref.rollout.n,
+            norm_adv_by_std_in_grpo=algorithm.get("norm_adv_by_std_in_grpo", True),
+            config=algorithm,
+        )
+
+    if finals is None:
+        data = advantage_of(data)
+    else:
+        final_rows, position = np.unique(finals, return_inverse=True)
+        final = advantage_of(data.select_idxs(final_rows))
+        first_token = final.batch["response_mask"].argmax(dim=1)
+        scalars = final.batch["advantages"][torch.arange(len(final)), first_token]
+        advantages = scalars[torch.as_tensor(position)].unsqueeze(-1) * data.batch["response_mask"]
+        data.batch["advantages"] = advantages
+        data.batch["returns"] = advantages
+    metrics.update(_step_metrics(data.non_tensor_batch, counted, crpo))  # crpo
 
     # 4. write nested advantages and returns back to TransferQueue
     out_fields = ["advantages", "returns"]
@@ -343,12 +414,11 @@ def _crpo_advantage_step(trainer, batch, metrics: dict):
     return tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=output)
 
 
-def _step_metrics(non_tensor_batch, tags, crpo) -> dict[str, float]:
+def _step_metrics(non_tensor_batch, real: np.ndarray, crpo) -> dict[str, float]:
     import dataclasses
 
     from verl_crpo.advantage import crpo_scalar_advantage, crpo_step_metrics, objective_scores
 
-    real = _real_samples(tags)
     index = non_tensor_batch["uid"][real]
     subset = {name: np.asarray(non_tensor_batch[name])[real] for name in crpo.names}
     scores = objective_scores(subset, crpo.names, int(real.sum()), "cpu")
@@ -363,30 +433,40 @@ def _fetched_objective_curves(batch) -> dict[str, float]:
     data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
     if "extra_fields" not in data:
         return {}  # an agent loop that stores no reward_extra_info: nothing to log, nothing to break
-    return objective_curves(data["extra_fields"], _as_list(data["uid"]), batch.tags)
+    rows = _as_list(data["extra_fields"])
+    finals = session_finals(batch.keys)
+    counted = _real_samples(batch.tags) & (finals is None or finals == np.arange(len(rows)))
+    return objective_curves(rows, _as_list(data["uid"]), counted)
+
+
+class _V1Trainers:
+    """Namespace of the extended V1 trainer classes, so that pickle finds them (``_V1Trainers.sync``)."""
 
 
 def _install_v1(package) -> None:
     from verl.trainer.ppo.v1 import trainer_base
 
     registry = trainer_base.TRAINER_REGISTRY
-    installed = []
+    extended = {}
     for mode in SUPPORTED_TRAINER_MODES:
         base = registry.get(mode)
         if base is None:
             logger.warning("verl_crpo: verl has no V1 trainer %r to extend; crpo is unavailable there", mode)
             continue
         if not issubclass(base, CRPOAdvantageMixin):
-            # Same __name__/__qualname__ as verl's class, so logs and the registry key read as before;
-            # assigned directly because register_trainer refuses to re-register a name.
-            registry[mode] = type(
+            # verl's __name__, so logs read as before; a __qualname__ pickle can follow to this module.
+            extended[mode] = type(
                 base.__name__,
                 (CRPOAdvantageMixin, base),
-                {"__module__": __name__, "__qualname__": base.__qualname__, "__doc__": base.__doc__},
+                {"__module__": __name__, "__qualname__": f"_V1Trainers.{mode}", "__doc__": base.__doc__},
             )
-        installed.append(mode)
-    _state["v1_modes"] = tuple(installed)
-    logger.debug("verl_crpo: V1 trainers extended for crpo: %s", installed)
+    # Everything that can fail is done: replace the registry entries together (register_trainer
+    # refuses to re-register a name, hence the direct assignment).
+    for mode, cls in extended.items():
+        setattr(_V1Trainers, mode, cls)
+        registry[mode] = cls
+    _state["v1_modes"] = tuple(mode for mode in SUPPORTED_TRAINER_MODES if mode in registry)
+    logger.debug("verl_crpo: V1 trainers extended for crpo: %s", _state["v1_modes"])
 
 
 # ---------------------------------------------------------------- validate_config hook
@@ -396,52 +476,202 @@ def _install_validate(module) -> None:
     original = module.validate_config
     if getattr(original, _MARK, False):
         return
+    signature = inspect.signature(original)
 
     @functools.wraps(original)
     def validate_config(*args, **kwargs):
-        config = kwargs["config"] if "config" in kwargs else (args[0] if args else None)
+        # Bound by signature, not position: a reordered or keyword-only verl signature still works.
+        config = signature.bind_partial(*args, **kwargs).arguments.get("config")
         check_reward_config(config)
-        check_crpo_config(config)
+        check_crpo_run(config)
         return original(*args, **kwargs)
 
     setattr(validate_config, _MARK, True)
     module.validate_config = validate_config
-    _state["validate"] = True
 
 
-# ---------------------------------------------------------------- install / status
+def _install_validate_reexport(module) -> None:
+    # verl/utils/__init__.py re-exports validate_config; keep the re-export on the checked version.
+    patched = sys.modules[_CONFIG_UTILS].validate_config
+    if getattr(patched, _MARK, False) and getattr(module, "validate_config", None) is not patched:
+        module.validate_config = patched
+
+
+# ---------------------------------------------------------------- checks a crpo run needs from the trainer
+
+
+def check_crpo_run(config: Any) -> list[str]:
+    """Everything a ``crpo`` run needs, in the driver before Ray starts; no-op for other estimators.
+
+    :func:`verl_crpo.validation.check_crpo_config` (the estimator and reward settings), then what
+    concerns the trainer: every install of this integration succeeded, and the V1 trainer mode's
+    class (as verl's registry holds it now) carries :class:`CRPOAdvantageMixin`.
+
+    Returns:
+        Warnings (also logged), e.g. for the legacy trainer.
+
+    Raises:
+        ValueError: naming the failed install, or the trainer mode and how to change it.
+    """
+    if _get(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
+        return []
+    if _state["failed"]:
+        failures = "; ".join(f"{name}: {cause}" for name, cause in _state["failed"].items())
+        raise ValueError(
+            f"algorithm.adv_estimator=crpo is unavailable: the verl_crpo integration with verl failed to install "
+            f"({failures}). Other estimators are unaffected. Run `verl-crpo check` for the details "
+            f"(verl {_state['verl_version']} installed, verl_crpo written for {VERL_VERSION})"
+        )
+    warnings = check_crpo_config(config)
+    if not _get(config, "trainer.use_v1", True):
+        message = (
+            "trainer.use_v1=false (legacy trainer): crpo advantages work there (verl_crpo forwards "
+            "non_tensor_batch to the estimator), but the per-objective metrics (objectives/*, crpo/*) are logged only "
+            "by the V1 trainer; set trainer.use_v1=true to get them"
+        )
+        logger.warning("verl_crpo: %s", message)
+        return [*warnings, message]
+    mode = _get(config, "trainer.v1.trainer_mode", "sync")
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    try:
+        trainer_cls = get_trainer_cls(mode)
+    except ValueError:
+        trainer_cls = None
+    if trainer_cls is None or not issubclass(trainer_cls, CRPOAdvantageMixin):
+        raise ValueError(
+            f"algorithm.adv_estimator=crpo cannot get the per-objective scores with trainer.v1.trainer_mode={mode!r}: "
+            f"its trainer class does not carry the verl_crpo integration (verl_crpo extends verl's built-in V1 "
+            f"trainers {', '.join(SUPPORTED_TRAINER_MODES)}). Set trainer.v1.trainer_mode=sync, or make your trainer "
+            "class inherit verl_crpo.trainer.CRPOAdvantageMixin first: class MyTrainer(CRPOAdvantageMixin, PPOTrainer)"
+        )
+    return warnings
+
+
+def _get(config: Any, dotted: str, default: Any = None) -> Any:
+    node = config
+    for part in dotted.split("."):
+        if node is None or not hasattr(node, "get"):
+            return default
+        node = node.get(part, None)
+    return default if node is None else node
+
+
+# ---------------------------------------------------------------- install / status / drift
+
+
+def _guarded(name: str):
+    """The post-import hook of one install: a failure is logged and recorded, and verl is left as it was."""
+    module_name, function_name = _INSTALLS[name]
+
+    def hook(module) -> None:
+        try:
+            globals()[function_name](module)
+        except Exception as error:  # an exception here would make verl's own import fail
+            _state["failed"][name] = f"{type(error).__name__}: {error}"
+            logger.error(
+                "verl_crpo: the %s install (on import of %s) failed and left verl as it was: %s. "
+                "algorithm.adv_estimator=crpo will be refused; other estimators are unaffected.",
+                name,
+                module_name,
+                _state["failed"][name],
+            )
+        else:
+            _state["installed"].add(name)
+
+    return hook
 
 
 def install() -> None:
-    """Arm the three installs (each runs when its verl module is imported, or now if it is loaded).
+    """Arm the installs (each runs when its verl module is imported, or now if it is loaded).
 
-    Idempotent: a second call, or a second import of a hooked module, changes nothing.
+    Idempotent: a second call, or a second import of a hooked module, changes nothing. Never
+    raises: an install that fails is logged and recorded (:func:`install_report`), verl stays as
+    it was, and only ``crpo`` is refused (:func:`check_crpo_run`).
     """
     if _state["armed"]:
         return
     _state["armed"] = True
-    wrapt.register_post_import_hook(_install_validate, _CONFIG_UTILS)
-    wrapt.register_post_import_hook(_install_backport, _RAY_TRAINER)
-    wrapt.register_post_import_hook(_install_v1, _V1_PACKAGE)
+    try:
+        _state["verl_version"] = version("verl")
+    except PackageNotFoundError:
+        _state["verl_version"] = None
+    if _state["verl_version"] != VERL_VERSION:
+        logger.warning(
+            "verl_crpo's trainer integration was written for verl %s, but verl %s is installed: "
+            "run `verl-crpo check` and the drift test before trusting crpo runs",
+            VERL_VERSION,
+            _state["verl_version"],
+        )
+    for name, (module_name, _) in _INSTALLS.items():
+        wrapt.register_post_import_hook(_guarded(name), module_name)
+
+
+def install_report() -> dict[str, str]:
+    """Each install as ``installed``, ``failed: <cause>`` or ``armed (runs on import of <module>)``.
+
+    Example:
+        >>> sorted(install_report())[0]
+        'V1 trainers'
+    """
+    report = {}
+    for name, (module_name, _) in _INSTALLS.items():
+        if name in _state["failed"]:
+            report[name] = f"failed: {_state['failed'][name]}"
+        elif name in _state["installed"]:
+            report[name] = "installed"
+        else:
+            report[name] = f"armed (runs on import of {module_name})" if _state["armed"] else "not armed"
+    return report
+
+
+def verify_installs() -> dict[str, str]:
+    """Import every hooked verl module, so that every install runs now, and return :func:`install_report`."""
+    for module_name, _ in _INSTALLS.values():
+        try:
+            importlib.import_module(module_name)
+        except Exception as error:  # verl's own import failed: say so rather than hide it
+            _state["failed"].setdefault(f"import {module_name}", f"{type(error).__name__}: {error}")
+    report = install_report()
+    report.update({name: f"failed: {cause}" for name, cause in _state["failed"].items() if name not in report})
+    return report
 
 
 def integration_status() -> str:
-    """One line saying what the trainer integration has installed, or armed to install on import.
+    """One line saying what the trainer integration has installed, failed or armed.
 
     Example:
-        >>> integration_status().startswith("V1 trainer")
+        >>> integration_status().startswith("verl ")
         True
     """
-    modes = ", ".join(SUPPORTED_TRAINER_MODES)
-    if _state["v1_modes"]:
-        v1 = f"V1 trainer: crpo integration installed for trainer modes {', '.join(_state['v1_modes'])}"
-    elif _state["armed"]:
-        v1 = f"V1 trainer: crpo integration armed, installs on import of {_V1_PACKAGE} for trainer modes {modes}"
-    else:
-        v1 = "V1 trainer: crpo integration not armed (call verl_crpo.trainer.install())"
-    backport = "installed" if _state["backport"] else ("armed" if _state["armed"] else "not armed")
-    validate = "installed" if _state["validate"] else ("armed" if _state["armed"] else "not armed")
-    return f"{v1}; compute_advantage backport (legacy trainer): {backport}; config check in validate_config: {validate}"
+    modes = ", ".join(_state["v1_modes"]) or "none yet"
+    installs = "; ".join(f"{name}: {state}" for name, state in install_report().items())
+    return (
+        f"verl {_state['verl_version']} (written for {VERL_VERSION}); V1 trainer modes with crpo: {modes}; {installs}"
+    )
+
+
+def _fingerprint(target: str) -> str:
+    module_name, _, qualname = target.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return hashlib.sha256(inspect.getsource(inspect.unwrap(obj)).encode()).hexdigest()[:16]
+
+
+def verl_drift() -> dict[str, str]:
+    """The verl code this module mirrors or wraps that differs from the release it was written for.
+
+    Returns:
+        ``{target: "expected <hash>, found <hash>"}``; empty when everything matches. Needs the
+        verl modules importable (it imports them).
+    """
+    drift = {}
+    for target, expected in _MIRRORED.items():
+        found = _fingerprint(target)
+        if found != expected:
+            drift[target] = f"expected {expected}, found {found}"
+    return drift
 
 
 install()

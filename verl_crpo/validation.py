@@ -11,14 +11,14 @@ What it refuses (``ValueError``, the message says which override to change):
    weights, an unknown ``aggregation`` or key (checked by :class:`verl_crpo.advantage.CRPOConfig`);
 2. ``algorithm.use_kl_in_reward=true``: ``crpo`` builds advantages from the objective scores,
    not from ``token_level_rewards``, so an in-reward KL penalty would be silently dropped;
-3. a V1 ``trainer.v1.trainer_mode`` whose trainer class does not carry the integration;
-4. weights naming objectives that the configured reward does not produce, when the reward is
+3. weights naming objectives that the configured reward does not produce, when the reward is
    ours (manager ``clinical``, or ``reward.custom_reward_function.path`` in ``verl_crpo.rewards``).
 
 What it warns about (returned and logged): a reward that is not ours (it must return every
-objective in ``reward_extra_info``: the estimator names a missing one at the first step), the
-legacy trainer (the estimator works there, per-objective metrics are not logged), reward weights
-that differ from ``algorithm.crpo.weights``, and ``rollout.n < 2``.
+objective in ``reward_extra_info``: the estimator names a missing one at the first step), reward
+weights that differ from ``algorithm.crpo.weights``, and ``rollout.n < 2``. What concerns the
+trainer (its mode, the legacy trainer, failed installs) is checked by the trainer integration
+(:func:`verl_crpo.trainer.check_crpo_run`), which calls this function first.
 
 Example:
     >>> from omegaconf import OmegaConf
@@ -34,13 +34,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from verl_crpo.advantage import CRPOConfig
+from verl_crpo.advantage_config import CRPOConfig
 from verl_crpo.weights import validate_weights
 
 __all__ = [
     "ADV_ESTIMATOR",
     "REWARD_MANAGER",
-    "SUPPORTED_TRAINER_MODES",
     "check_crpo_config",
     "check_reward_config",
     "is_our_reward_path",
@@ -52,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 ADV_ESTIMATOR = "crpo"
 REWARD_MANAGER = "clinical"
-# verl 0.9.1's built-in V1 trainers; all three share PPOTrainer._compute_advantage.
-SUPPORTED_TRAINER_MODES = ("sync", "colocate_async", "separate_async")
 _OUR_REWARD_MODULE = "verl_crpo.rewards"
 
 
@@ -105,36 +102,6 @@ def is_our_reward_path(path: str) -> bool:
     package_dir = os.path.realpath(os.path.join(os.path.dirname(verl_crpo.__file__), "rewards"))
     real = os.path.realpath(path)
     return real == package_dir or real.startswith(package_dir + os.sep)
-
-
-def _check_trainer(config: Any, warnings: list[str]) -> None:
-    if not _get(config, "trainer.use_v1", True):
-        warnings.append(
-            "trainer.use_v1=false (legacy trainer): crpo advantages work there (verl_crpo forwards "
-            "non_tensor_batch to the estimator), but the per-objective crpo/* metrics are logged only by the V1 "
-            "trainer; set trainer.use_v1=true to get them"
-        )
-        return
-    mode = _get(config, "trainer.v1.trainer_mode", "sync")
-    if mode in SUPPORTED_TRAINER_MODES:
-        return
-    # A custom mode is fine if its trainer class carries the integration (the mixin).
-    from verl_crpo.trainer import CRPOAdvantageMixin
-
-    try:
-        from verl.trainer.ppo.v1 import get_trainer_cls
-
-        trainer_cls = get_trainer_cls(mode)
-    except ValueError:
-        trainer_cls = None
-    if trainer_cls is not None and issubclass(trainer_cls, CRPOAdvantageMixin):
-        return
-    raise ValueError(
-        f"algorithm.adv_estimator=crpo cannot get the per-objective scores with trainer.v1.trainer_mode={mode!r}: "
-        f"verl_crpo extends only verl's built-in V1 trainers ({', '.join(SUPPORTED_TRAINER_MODES)}). Set "
-        f"trainer.v1.trainer_mode=sync, or make your trainer class inherit "
-        f"verl_crpo.trainer.CRPOAdvantageMixin first: class MyTrainer(CRPOAdvantageMixin, PPOTrainer)"
-    )
 
 
 def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
@@ -247,7 +214,6 @@ def check_crpo_config(config: Any) -> list[str]:
             "actor_rollout_ref.actor.kl_loss_type=low_var_kl actor_rollout_ref.actor.kl_loss_coef=0.001"
         )
     warnings: list[str] = []
-    _check_trainer(config, warnings)
     _check_reward(config, crpo, warnings)
     n = _get(config, "actor_rollout_ref.rollout.n", 1)
     if isinstance(n, int) and n < 2:
