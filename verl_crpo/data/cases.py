@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from verl_crpo.data import prompt
 from verl_crpo.data.knowledge import DISEASES, Disease
+from verl_crpo.data.prompt import INSTRUCTION
 
 __all__ = [
     "DATA_SOURCE",
@@ -28,10 +30,6 @@ __all__ = [
 
 DATA_SOURCE = "synthetic_clinical"
 LETTERS = "ABCDE"
-INSTRUCTION = (
-    "Analyse the case inside <dx></dx>: cite its findings and weigh every option. "
-    "Then give your decision inside <conclusion></conclusion>, ending with Final answer: \\boxed{letter}."
-)
 
 _STEMS = (
     "Which of the following is the most likely diagnosis?",
@@ -124,9 +122,8 @@ def generate_cases(n: int, seed: int = 0) -> list[ClinicalCase]:
 
 
 def prompt_messages(case: ClinicalCase) -> list[dict[str, str]]:
-    """The chat messages of the case's prompt: the format instruction, the case, the options."""
-    options = "\n".join(f"{letter}. {text}" for letter, text in case.options.items())
-    return [{"role": "user", "content": f"{INSTRUCTION}\n{case.question}\n{options}"}]
+    """The chat messages of the case's prompt, from the package's one template (:mod:`verl_crpo.data.prompt`)."""
+    return prompt.prompt_messages(case.question, case.options)
 
 
 def reference_response(case: ClinicalCase) -> str:
