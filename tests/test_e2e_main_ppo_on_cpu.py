@@ -22,7 +22,10 @@ from verl_crpo.demo import main_ppo_command
 from verl_crpo.tiny import TinyModelSpec, build_tiny_model
 
 STEPS = 2
-MAIN_PPO_TIMEOUT_S = 600
+# A healthy run takes ~2 minutes here; past this main_ppo is killed and the test fails with its log.
+MAIN_PPO_TIMEOUT_S = 420
+# Above the cold start plus MAIN_PPO_TIMEOUT_S, so that our message, not pytest-timeout's, reports a hang.
+pytestmark = pytest.mark.timeout(900)
 OBJECTIVES = ("accuracy", "faithfulness", "comprehensiveness")  # the recipe's weighted objectives
 
 
