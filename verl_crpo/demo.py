@@ -74,7 +74,7 @@ class DemoConfig:
     """
 
     estimator: str = "crpo"
-    steps: int = 6
+    steps: int = 10
     out_dir: str = "crpo_demo"
     cold_start: ColdStartConfig = field(default_factory=lambda: ColdStartConfig(steps=600))
     sft_cases: int = 2000
