@@ -1,6 +1,7 @@
-"""The `verl-crpo` command line: demo output, weight overrides, errors and help.
+"""The `verl-crpo` command line: sample scoring output, weight overrides, errors and help.
 
-(`verl-crpo check` is exercised in fresh processes by test_plugin_registration_on_cpu.py.)
+(`verl-crpo check` is exercised in fresh processes by test_plugin_registration_on_cpu.py; the training run
+behind `verl-crpo demo` by test_e2e_main_ppo_on_cpu.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from verl_crpo.rewards import OBJECTIVES, load_demo_samples
 
 
 def _demo_json(capsys, *args: str) -> dict:
-    assert main(["demo", "--json", *args]) == 0
+    assert main(["score", "--sample", "--json", *args]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -44,9 +45,12 @@ def test_weight_override_reaches_the_score(capsys):
 
 
 def test_demo_table_names_every_objective(capsys):
-    assert main(["demo"]) == 0
+    assert main(["score", "--sample"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in OBJECTIVES) and "mean" in out
+    # In the column header itself: the caption also names the objectives (with their weights).
+    header = next(line for line in out.splitlines() if "response" in line and "score /" in line)
+    assert all(name in header for name in OBJECTIVES)
+    assert any(line.split("\u2502")[1].strip() == "mean" for line in out.splitlines() if line.count("\u2502") > 2)
 
 
 @pytest.mark.parametrize(
@@ -55,10 +59,33 @@ def test_demo_table_names_every_objective(capsys):
 )
 def test_bad_weight_exits_with_a_message(weight, message):
     with pytest.raises(SystemExit, match=message):
-        main(["demo", "--weight", weight])
+        main(["score", "--sample", "--weight", weight])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["demo", "--help"]])
+def test_score_without_a_source_says_what_to_pass():
+    with pytest.raises(SystemExit, match="--sample"):
+        main(["score"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--estimator", "ppo"], "invalid choice"), (["--steps", "0"], "steps must be >= 1")],
+)
+def test_demo_refuses_bad_settings_before_doing_any_work(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "out"), *argv])
+    assert message in str(exit_info.value) + capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_help_names_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in ("--estimator", "--steps", "--out", "--sft-steps", "--timeout", "--override"))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["demo", "--help"], ["score", "--help"]])
 def test_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

@@ -450,6 +450,20 @@ def test_a_failing_install_leaves_grpo_working_and_refuses_crpo_by_name(install,
         assert not result["backport"]
 
 
+def test_check_command_exits_non_zero_when_an_install_fails():
+    code = (
+        "import verl_crpo.trainer as t\n"
+        "def boom(module):\n    raise RuntimeError('simulated install failure')\n"
+        "t._install_v1 = boom\n"
+        "from verl_crpo.cli import main\n"
+        "raise SystemExit(main(['check']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr[-2000:]
+    assert "failed: RuntimeError: simulated install failure" in out.stdout
+    assert "crpo will be refused" in out.stdout
+
+
 def test_the_verl_code_the_integration_mirrors_has_not_drifted():
     drift = crpo_trainer.verl_drift()
     assert not drift, (

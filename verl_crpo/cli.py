@@ -3,7 +3,8 @@
 Subcommands:
     check   import verl the way every verl process does and show what the plugin registered;
             exit 1, with the real import error, if registration did not happen.
-    demo    score the built-in sample of clinical responses and print every objective.
+    demo    train the tiny model end to end on this CPU: cold start, then CRPO (or GRPO) through main_ppo.
+    score   score the built-in sample of clinical responses (--sample) and print every objective.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from rich.table import Table
 
 __all__ = ["main"]
 
+
+def _default_weights_text() -> str:
+    from verl_crpo.rewards import DEFAULT_WEIGHTS
+
+    return ", ".join(f"{name} {value:g}" for name, value in DEFAULT_WEIGHTS.items())
+
+
+_DEFAULT_WEIGHTS_TEXT = _default_weights_text()
 # Rich falls back to 80 columns off a terminal (CI logs, pipes): too narrow for the objective table.
 _console = Console(width=max(Console().width, 110))
 
@@ -55,8 +64,35 @@ def _check(args: argparse.Namespace) -> int:
     table.add_column("registry")
     table.add_column("entry")
     for registry, entry in report.items():
-        table.add_row(registry, entry)
+        if registry != "v1_trainer":
+            table.add_row(registry, entry)
     _console.print(table)
+    return _check_installs()
+
+
+def _check_installs() -> int:
+    """Import every verl module the integration hooks, so each install runs now; report each one."""
+    from verl_crpo import trainer
+
+    installs = trainer.verify_installs()
+    table = Table(title=f"trainer integration (written for verl {trainer.VERL_VERSION})")
+    table.add_column("install")
+    table.add_column("state")
+    for name, state in installs.items():
+        table.add_row(name, state if state == "installed" else f"[bold red]{state}[/]")
+    _console.print(table)
+    failed = [name for name, state in installs.items() if state != "installed"]
+    if trainer._state["verl_version"] != trainer.VERL_VERSION:
+        _console.print(
+            f"[bold yellow]verl {trainer._state['verl_version']} is installed; the integration mirrors verl "
+            f"{trainer.VERL_VERSION}: install verl=={trainer.VERL_VERSION} or re-sync verl_crpo/trainer.py[/]"
+        )
+    drift = trainer.verl_drift() if not failed else {}
+    for target, detail in drift.items():
+        _console.print(f"[bold yellow]verl code the integration mirrors changed: {target} ({detail})[/]")
+    if failed:
+        _console.print(f"[bold red]{len(failed)} install(s) failed: algorithm.adv_estimator=crpo will be refused.[/]")
+        return 1
     return 0
 
 
@@ -73,7 +109,9 @@ def _parse_weights(pairs: Sequence[str]) -> dict[str, float]:
     return weights
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _score(args: argparse.Namespace) -> int:
+    if not args.sample:
+        raise SystemExit("verl-crpo score: nothing to score; pass --sample to score the built-in responses")
     from verl_crpo.rewards import DEFAULT_WEIGHTS, OBJECTIVES, get_clinical_reward, load_demo_samples
 
     weights = {**DEFAULT_WEIGHTS, **_parse_weights(args.weight)}
@@ -107,6 +145,72 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_parser(commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="train a tiny model end to end on this CPU: build it, cold start, then CRPO through main_ppo",
+        description="Builds a tiny Qwen2 and synthetic clinical cases locally, fine-tunes it on reference responses "
+        "(cold start, cached), runs `python -m verl.trainer.main_ppo` with recipes/cpu_tiny on the CPU, prints every "
+        "objective per step and writes DIR/summary.json and one PNG curve per objective.",
+    )
+    demo.add_argument(
+        "--estimator", choices=("crpo", "grpo"), default="crpo", help="advantage estimator (default crpo)"
+    )
+    demo.add_argument("--steps", type=int, default=None, metavar="N", help="RL steps through main_ppo (default 10)")
+    demo.add_argument("--out", default="crpo_demo", metavar="DIR", help="output folder (default ./crpo_demo)")
+    demo.add_argument(
+        "--sft-steps", type=int, default=None, metavar="N", help="cold-start optimizer steps (default 600)"
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="kill main_ppo after S seconds (default 1200)"
+    )
+    demo.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra hydra override for main_ppo (repeatable), e.g. --override actor_rollout_ref.rollout.n=8",
+    )
+    demo.set_defaults(run=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from verl_crpo.demo_cli import run_demo_command
+
+    return run_demo_command(args, _console)
+
+
+def _validity(args: argparse.Namespace) -> int:
+    from verl_crpo.validity import FAMILY_OBJECTIVE, load_vignettes, validity_report
+
+    vignettes = load_vignettes()
+    report = validity_report(vignettes)
+    ok = all(family.share >= args.min_share for family in report.values())
+    if args.json:
+        rows = {
+            name: {"held": f.held, "total": f.total, "share": f.share, "failures": f.failures}
+            for name, f in report.items()
+        }
+        json.dump({"vignettes": len(vignettes), "families": rows, "ok": ok}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0 if ok else 1
+    table = Table(title=f"Reward validity on {len(vignettes)} vignettes: honest responses above each hack")
+    table.add_column("hack family", no_wrap=True)
+    table.add_column("objective gamed")
+    table.add_column("orderings held", justify="right")
+    table.add_column("share", justify="right")
+    for name, family in report.items():
+        style = "green" if family.share >= args.min_share else "bold red"
+        objective = FAMILY_OBJECTIVE.get(name, "all (the issue's six responses)")
+        table.add_row(name, objective, f"{family.held}/{family.total}", f"[{style}]{family.share:.0%}[/]")
+    _console.print(table)
+    if args.failures:
+        for name, family in report.items():
+            for label in family.failures:
+                _console.print(f"  {name}: {label}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``verl-crpo`` (one subparser per subcommand)."""
     parser = argparse.ArgumentParser(
@@ -120,17 +224,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
-    demo = commands.add_parser("demo", help="score the built-in sample of clinical responses, objective by objective")
-    demo.add_argument(
+    _add_demo_parser(commands)
+
+    score = commands.add_parser(
+        "score", help="score clinical responses objective by objective (--sample: the built-in ones)"
+    )
+    score.add_argument(
+        "--sample",
+        action="store_true",
+        help="score the eight built-in responses (grounded, hedging, invented labs, ...)",
+    )
+    score.add_argument(
         "--weight",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override one objective weight (repeatable), e.g. --weight format=1; defaults: accuracy 10, "
-        "faithfulness 1, comprehensiveness 1, format 0",
+        help="override one objective weight (repeatable), e.g. --weight format=1; defaults: " + _DEFAULT_WEIGHTS_TEXT,
     )
-    demo.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
-    demo.set_defaults(run=_demo)
+    score.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
+    score.set_defaults(run=_score)
+
+    validity = commands.add_parser(
+        "validity",
+        help="check that the reward pays clinical reasoning above templates, per hack family",
+        description="Scores the built-in validity vignettes (honest responses in five styles, one response per hack "
+        "family) and prints, per family, the share of orderings 'honest above hack on the objective the hack "
+        "games' that hold. Exit 1 if any family is below --min-share.",
+    )
+    validity.add_argument(
+        "--min-share", type=float, default=0.95, metavar="X", help="least share of orderings per family (default 0.95)"
+    )
+    validity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    validity.add_argument("--failures", action="store_true", help="list the orderings that do not hold")
+    validity.set_defaults(run=_validity)
+
+    from verl_crpo.data_cli import add_data_commands  # prepare, sft-data
+
+    add_data_commands(commands)
     return parser
 
 

@@ -10,7 +10,7 @@ verl swallows plugin import errors (at DEBUG level), so ``verl-crpo check`` call
 
 from __future__ import annotations
 
-from verl_crpo import advantage, reward_manager, trainer
+from verl_crpo import advantage, cpu, reward_manager, trainer
 from verl_crpo.validation import ADV_ESTIMATOR, REWARD_MANAGER
 
 __all__ = ["registered"]
@@ -34,8 +34,15 @@ def registered() -> dict[str, str]:
         raise RuntimeError(f"verl-crpo did not register: {', '.join(missing)}")
     report = {name: f"{obj.__module__}.{obj.__qualname__}" for name, obj in found.items()}
     report["v1_trainer"] = trainer.integration_status()
+    cpu_status = cpu.status()
+    report["cpu_backend"] = (
+        f"platform cpu + rollout transformers registered; {'ON' if cpu_status['enabled'] else 'off'} "
+        f"({cpu.ENV_SWITCH}=cpu switches it on)"
+    )
     return report
 
+
+cpu.install()  # names only; verl's behaviour changes only under VERL_PLATFORM=cpu
 
 # Keep the imports above "used": importing them is what registers.
 _REGISTERING_MODULES = (advantage, reward_manager, trainer)
