@@ -92,3 +92,14 @@ def test_any_wrapped_text_never_raises(analysis, conclusion):
     response = f"<dx>{analysis}</dx><conclusion>{conclusion} \\boxed{{A}}</conclusion>"
     result = compute_score("medqa", response, "A", INFO)
     assert all(0.0 <= result[k] <= 1.0 for k in OBJECTIVES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_sentence_splitting_gives_the_words_of_words_of(text):
+    # options.py's one-pass split claims the same words as text.words_of (marks aside, read as verdicts).
+    from verl_crpo.rewards.options import _MARKS, sentences_of
+    from verl_crpo.rewards.text import words_of
+
+    plain = "".join(ch for ch in text if ch not in _MARKS)
+    assert sentences_of(plain).words == words_of(plain)
