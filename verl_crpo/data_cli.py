@@ -1,8 +1,9 @@
-"""The data subcommands of ``verl-crpo``: ``prepare`` (benchmark releases to verl RL parquet) and
-``sft-data`` (teacher responses to cold-start SFT data).
+"""The data subcommands of ``verl-crpo``: ``prepare`` (benchmark releases to verl RL parquet; ``prepare verl``:
+existing verl RL parquet completed from its prompts) and ``sft-data`` (teacher responses to cold-start SFT data).
 
 :func:`add_data_commands` adds both to the CLI's subparsers; the work happens in
-:mod:`verl_crpo.data.prepare` and :mod:`verl_crpo.data.sft`, this module owns the terminal.
+:mod:`verl_crpo.data.prepare`, :mod:`verl_crpo.data.from_prompt` and :mod:`verl_crpo.data.sft`, this module
+owns the terminal.
 """
 
 from __future__ import annotations
@@ -36,9 +37,39 @@ def _progress() -> Iterator[Any]:
         yield track
 
 
+def _prepare_verl(args: argparse.Namespace) -> int:
+    from verl_crpo.data.from_prompt import prepare_verl
+
+    flags = {"--hf": args.hf, "--hf-config": args.hf_config, "--split": args.split, "--cop-base": args.cop_base}
+    given = [flag for flag, value in flags.items() if value is not None]
+    try:
+        if given:
+            raise ValueError(f"{', '.join(given)} does not apply to verl rows; pass --input PARQUET... only")
+        with _progress() as track:
+            result = prepare_verl(
+                args.input, args.out, overwrite=args.overwrite, skip_invalid=args.skip_invalid, track=track
+            )
+    except ValueError as error:
+        raise SystemExit(f"verl-crpo prepare verl: {error}") from None
+    table = Table(title=f"verl RL rows with extra_info.question and extra_info.options, in {args.out}")
+    for column in ("input", "rows", "option layouts found", "skipped", "file"):
+        table.add_column(column, justify="right" if column in ("rows", "skipped") else "left")
+    for source, summary in result.files.items():
+        layouts = "\n".join(f"{layout}: {n}" for layout, n in summary.layouts.most_common())
+        table.add_row(source, str(summary.rows), layouts, str(summary.skipped), summary.path)
+    _console.print(table)
+    for message in result.skips[:10]:
+        _console.print(f"  skipped {message}", markup=False, highlight=False)
+    if len(result.skips) > 10:
+        _console.print(f"  ... and {len(result.skips) - 10} more skipped")
+    return 0
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from verl_crpo.data.prepare import prepare
 
+    if args.dataset == "verl":
+        return _prepare_verl(args)
     try:
         with _progress() as track:
             result = prepare(
@@ -98,19 +129,26 @@ def add_data_commands(commands: Any) -> None:
     """Add ``prepare`` and ``sft-data`` to ``commands`` (the ``verl-crpo`` argparse subparsers)."""
     prepare = commands.add_parser(
         "prepare",
-        help="convert MedQA / MedMCQA / MedXpertQA release files into verl RL parquet (one file per split)",
+        help="convert MedQA / MedMCQA / MedXpertQA release files into verl RL parquet (one file per split), "
+        "or complete existing verl RL parquet whose prompts hold the options (prepare verl)",
         description="Reads the original JSON-lines releases (or a Hugging Face dataset with --hf), validates every "
         "record, and writes DIR/<split>.parquet in verl's RL layout with our prompt; for MedQA train also the "
         "paper's two disjoint halves, train_coldstart.parquet (SFT cold start) and train_rl.parquet (RL). "
         "Writes are atomic; existing outputs are kept unless --overwrite.",
     )
-    prepare.add_argument("dataset", choices=("medqa", "medmcqa", "medxpertqa"), help="which benchmark the files hold")
+    prepare.add_argument(
+        "dataset",
+        choices=("medqa", "medmcqa", "medxpertqa", "verl"),
+        help="which benchmark the files hold; verl: existing verl RL parquet whose prompts hold the case and "
+        "options as text (fills in extra_info.question and extra_info.options, keeps everything else)",
+    )
     source = prepare.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--input",
         nargs="+",
         metavar="PATH",
-        help="release files, JSON lines; the split comes from each name (train, dev/validation, test)",
+        help="release files, JSON lines; the split comes from each name (train, dev/validation, test); "
+        "for verl: RL parquet files, each written to DIR under its own name",
     )
     source.add_argument(
         "--hf",

@@ -285,7 +285,8 @@ def _validate_options(options: Any, row: str) -> dict[str, str]:
     if not isinstance(options, Mapping) or not options:
         raise ValueError(
             f"{row} extra_info.options must be a non-empty mapping of letters to option text, "
-            f"got {type(options).__name__}"
+            f"got {type(options).__name__}; if the prompt holds the options as text, fill them in with "
+            "`verl-crpo prepare verl --input PARQUET... --out DIR`"
         )
     items = list(options.items())
     # Parquet stores a dict column as a struct over the union of all rows' keys, so a 4-option row
