@@ -58,11 +58,15 @@ def _prepare_verl(args: argparse.Namespace) -> int:
         layouts = "\n".join(f"{layout}: {n}" for layout, n in summary.layouts.most_common())
         table.add_row(source, str(summary.rows), layouts, str(summary.skipped), summary.path)
     _console.print(table)
-    for message in result.skips[:10]:
-        _console.print(f"  skipped {message}", markup=False, highlight=False)
-    if len(result.skips) > 10:
-        _console.print(f"  ... and {len(result.skips) - 10} more skipped")
+    _print_skips(result.skips)
     return 0
+
+
+def _print_skips(skips: list[str], shown: int = 10) -> None:
+    for message in skips[:shown]:
+        _console.print(f"  skipped {message}", markup=False, highlight=False)
+    if len(skips) > shown:
+        _console.print(f"  ... and {len(skips) - shown} more skipped")
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -96,10 +100,7 @@ def _prepare(args: argparse.Namespace) -> int:
         options = ", ".join(f"{k}: {v}" for k, v in sorted(summary.options.items()))
         table.add_row(name, str(summary.rows), options, str(summary.skipped), summary.path)
     _console.print(table)
-    for message in result.skips[:10]:
-        _console.print(f"  skipped {message}", markup=False, highlight=False)
-    if len(result.skips) > 10:
-        _console.print(f"  ... and {len(result.skips) - 10} more skipped")
+    _print_skips(result.skips)
     return 0
 
 

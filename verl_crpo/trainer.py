@@ -42,7 +42,13 @@ import numpy as np
 import torch
 import wrapt
 
-from verl_crpo.validation import ADV_ESTIMATOR, check_crpo_config, check_reward_config, reward_is_ours
+from verl_crpo.validation import (
+    ADV_ESTIMATOR,
+    check_crpo_config,
+    check_reward_config,
+    config_value,
+    reward_is_ours,
+)
 
 __all__ = [
     "SUPPORTED_TRAINER_MODES",
@@ -513,7 +519,7 @@ def check_crpo_run(config: Any) -> list[str]:
     Raises:
         ValueError: naming the failed install, or the trainer mode and how to change it.
     """
-    if _get(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
+    if config_value(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
         return []
     if _state["failed"]:
         failures = "; ".join(f"{name}: {cause}" for name, cause in _state["failed"].items())
@@ -523,7 +529,7 @@ def check_crpo_run(config: Any) -> list[str]:
             f"(verl {_state['verl_version']} installed, verl_crpo written for {VERL_VERSION})"
         )
     warnings = check_crpo_config(config)
-    if not _get(config, "trainer.use_v1", True):
+    if not config_value(config, "trainer.use_v1", True):
         message = (
             "trainer.use_v1=false (legacy trainer): crpo advantages work there (verl_crpo forwards "
             "non_tensor_batch to the estimator), but the per-objective metrics (objectives/*, crpo/*) are logged only "
@@ -531,7 +537,7 @@ def check_crpo_run(config: Any) -> list[str]:
         )
         logger.warning("verl_crpo: %s", message)
         return [*warnings, message]
-    mode = _get(config, "trainer.v1.trainer_mode", "sync")
+    mode = config_value(config, "trainer.v1.trainer_mode", "sync")
     from verl.trainer.ppo.v1 import get_trainer_cls
 
     try:
@@ -546,15 +552,6 @@ def check_crpo_run(config: Any) -> list[str]:
             "class inherit verl_crpo.trainer.CRPOAdvantageMixin first: class MyTrainer(CRPOAdvantageMixin, PPOTrainer)"
         )
     return warnings
-
-
-def _get(config: Any, dotted: str, default: Any = None) -> Any:
-    node = config
-    for part in dotted.split("."):
-        if node is None or not hasattr(node, "get"):
-            return default
-        node = node.get(part, None)
-    return default if node is None else node
 
 
 # ---------------------------------------------------------------- install / status / drift

@@ -42,6 +42,7 @@ __all__ = [
     "REWARD_MANAGER",
     "check_crpo_config",
     "check_reward_config",
+    "config_value",
     "is_our_reward_path",
     "reward_is_ours",
     "reward_kwargs",
@@ -54,7 +55,8 @@ REWARD_MANAGER = "clinical"
 _OUR_REWARD_MODULE = "verl_crpo.rewards"
 
 
-def _get(config: Any, dotted: str, default: Any = None) -> Any:
+def config_value(config: Any, dotted: str, default: Any = None) -> Any:
+    """``config[a][b]...`` for ``dotted = "a.b..."`` (DictConfig, dict, anything with ``get``); ``default`` if unset."""
     node = config
     for part in dotted.split("."):
         if node is None or not hasattr(node, "get"):
@@ -79,11 +81,11 @@ def reward_is_ours(config: Any) -> str | None:
         A short description (``"reward manager 'clinical'"`` or ``"custom_reward_function ..."``)
         when the reward is ours, else ``None``.
     """
-    source = _get(config, "reward.reward_manager.source", "register")
-    name = _get(config, "reward.reward_manager.name")
+    source = config_value(config, "reward.reward_manager.source", "register")
+    name = config_value(config, "reward.reward_manager.name")
     if source == "register" and name == REWARD_MANAGER:
         return f"reward manager {REWARD_MANAGER!r}"
-    path = _get(config, "reward.custom_reward_function.path")
+    path = config_value(config, "reward.custom_reward_function.path")
     if path and is_our_reward_path(str(path)):
         return f"reward.custom_reward_function.path={path!r}"
     return None
@@ -108,12 +110,12 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
     ours = reward_is_ours(config)
     names = list(crpo.names)
     if ours is None:
-        manager = _get(config, "reward.reward_manager.name")
+        manager = config_value(config, "reward.reward_manager.name")
         warnings.append(
             f"crpo reads the objectives {names} from each sample's reward_extra_info, but the reward "
             f"(reward.reward_manager.name={manager!r}, custom_reward_function.path="
-            f"{_get(config, 'reward.custom_reward_function.path')!r}) is not verl_crpo's: make sure it returns every "
-            "one of them (the first training step fails naming a missing one), or use "
+            f"{config_value(config, 'reward.custom_reward_function.path')!r}) is not verl_crpo's: make sure it "
+            "returns every one of them (the first training step fails naming a missing one), or use "
             f"reward.reward_manager.name={REWARD_MANAGER}"
         )
         return
@@ -126,7 +128,7 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
             f"produces {list(OBJECTIVES)}. Rename or remove them, e.g. ~algorithm.crpo.weights.{unknown[0]}"
         )
     kwargs_key = _reward_kwargs_key(ours)
-    reward_weights = _plain(_get(config, f"{kwargs_key}.weights"))
+    reward_weights = _plain(config_value(config, f"{kwargs_key}.weights"))
     if reward_weights is None:
         from verl_crpo.rewards import DEFAULT_WEIGHTS
 
@@ -147,7 +149,7 @@ def _check_reward(config: Any, crpo: CRPOConfig, warnings: list[str]) -> None:
 
 def reward_kwargs(config: Any, key: str = "reward.reward_kwargs") -> dict[str, Any]:
     """The reward kwargs stored at ``key`` as a plain, resolved dict (empty when unset)."""
-    return dict(_plain(_get(config, key)) or {})
+    return dict(_plain(config_value(config, key)) or {})
 
 
 def _reward_kwargs_key(ours: str) -> str:
@@ -173,7 +175,7 @@ def check_reward_config(config: Any) -> None:
     ours = reward_is_ours(config)
     if ours is None:
         return
-    path = _get(config, "reward.custom_reward_function.path")
+    path = config_value(config, "reward.custom_reward_function.path")
     if ours.startswith("reward manager") and path and not is_our_reward_path(str(path)):
         raise ValueError(
             f"reward.reward_manager.name={REWARD_MANAGER} always scores with verl_crpo.rewards, but "
@@ -203,10 +205,10 @@ def check_crpo_config(config: Any) -> list[str]:
         ValueError: With the override that fixes it, for every refusal listed in the module
             docstring.
     """
-    if _get(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
+    if config_value(config, "algorithm.adv_estimator") != ADV_ESTIMATOR:
         return []
-    crpo = CRPOConfig.from_algorithm_config(_get(config, "algorithm"))
-    if _get(config, "algorithm.use_kl_in_reward", False):
+    crpo = CRPOConfig.from_algorithm_config(config_value(config, "algorithm"))
+    if config_value(config, "algorithm.use_kl_in_reward", False):
         raise ValueError(
             "algorithm.use_kl_in_reward=true has no effect with algorithm.adv_estimator=crpo (its advantages come "
             "from the objective scores, not from token_level_rewards). Set algorithm.use_kl_in_reward=false and "
@@ -215,7 +217,7 @@ def check_crpo_config(config: Any) -> list[str]:
         )
     warnings: list[str] = []
     _check_reward(config, crpo, warnings)
-    n = _get(config, "actor_rollout_ref.rollout.n", 1)
+    n = config_value(config, "actor_rollout_ref.rollout.n", 1)
     if isinstance(n, int) and n < 2:
         warnings.append(
             f"actor_rollout_ref.rollout.n={n}: every group holds one sample, so crpo has no group to compare "
