@@ -107,3 +107,15 @@ class TestIssueTable:
     def test_flaws_lower_faithfulness(self, scores, hack):
         honest, hacks = scores
         assert hacks[hack]["faithfulness"] < honest["prose"]["faithfulness"]
+
+
+def test_validity_command_reports_every_family_and_exits_zero(capsys):
+    import json
+
+    from verl_crpo.cli import main
+
+    assert main(["validity", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and set(report["families"]) == {*FAMILY_OBJECTIVE, "issue table"}
+    # An impossible bar makes it exit 1: the command can fail.
+    assert main(["validity", "--json", "--min-share", "1.01"]) == 1
