@@ -368,19 +368,23 @@ def _add_names(found: dict[int, dict[str, int]], text: str, starts: list[int], e
     hits: dict[tuple[int, str], dict[str, int]] = {}  # (sentence, letter) -> key -> first offset
     for key in keys:
         owners = case.key_owner[key]
+        # Letters this key names alone (most keys): added at once, without collecting hits.
+        alone = [letter for letter in owners if any(n == 1 and key in ks for ks, n in case.option_keys[letter])]
         probe = name_probe(key)
-        position = text.find(probe[:6], 0, end)
+        prefix, whole_word = probe[:6], len(probe) > 6
+        position = text.find(prefix, 0, end)
         while position != -1:
-            if (position and text[position - 1].isalpha()) or (
-                len(probe) > 6 and not _names(text, position, key, probe)
-            ):
-                position = text.find(probe[:6], position + 1, end)
+            if (position and text[position - 1].isalpha()) or (whole_word and not _names(text, position, key, probe)):
+                position = text.find(prefix, position + 1, end)
                 continue
             sentence = bisect_right(starts, position) - 1
             for letter in owners:
-                hits.setdefault((sentence, letter), {}).setdefault(key, position)
+                if letter in alone:
+                    _add(found, sentence, letter, position)
+                else:
+                    hits.setdefault((sentence, letter), {}).setdefault(key, position)
             # Later hits in the same sentence add nothing: go on from the next one.
-            position = text.find(probe[:6], starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
+            position = text.find(prefix, starts[sentence + 1], end) if sentence + 1 < len(starts) else -1
     for (sentence, letter), found_keys in hits.items():
         if any(len(found_keys.keys() & keys) >= need for keys, need in case.option_keys[letter]):
             _add(found, sentence, letter, min(found_keys.values()))
