@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import wrapt
 
+from verl_crpo.patching import importers_of
 from verl_crpo.validation import (
     ADV_ESTIMATOR,
     check_crpo_config,
@@ -173,8 +174,7 @@ def _install_backport(module) -> None:
     current = module.compute_advantage
     if getattr(current, _MARK, False):
         return
-    importers = [sys.modules.get(name) for name in _BY_NAME_IMPORTERS]
-    importers = [m for m in importers if m is not None and getattr(m, "compute_advantage", None) is current]
+    importers = importers_of("compute_advantage", current, _BY_NAME_IMPORTERS)
     # Everything that can fail is done: from here on, plain assignments.
     _verl_compute_advantage = current
     compute_advantage.__wrapped__ = current  # what it extends (inspect.unwrap, the drift check)

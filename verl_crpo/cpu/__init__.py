@@ -30,6 +30,8 @@ import os
 import torch
 import wrapt
 
+from verl_crpo.patching import importers_of
+
 __all__ = ["ENV_SWITCH", "enabled", "install", "status"]
 
 logger = logging.getLogger(__name__)
@@ -117,12 +119,10 @@ def _patch_distributed(module) -> None:
 
     setattr(initialize_global_process_group_ray, _MARK, True)
     module.initialize_global_process_group_ray = initialize_global_process_group_ray
-    import sys
-
-    for name in ("verl.workers.engine_workers", "verl.checkpoint_engine.base"):
-        importer = sys.modules.get(name)
-        if importer is not None and getattr(importer, "initialize_global_process_group_ray", None) is original:
-            importer.initialize_global_process_group_ray = initialize_global_process_group_ray
+    for importer in importers_of(
+        "initialize_global_process_group_ray", original, ("verl.workers.engine_workers", "verl.checkpoint_engine.base")
+    ):
+        importer.initialize_global_process_group_ray = initialize_global_process_group_ray
     _state["patched"].append("distributed_backend")
 
 
@@ -171,10 +171,8 @@ def _patch_data_metrics(module) -> None:
 
     setattr(compute_data_metrics, _MARK, True)
     module.compute_data_metrics = compute_data_metrics
-    import sys
-
-    for name in ("verl.trainer.ppo.v1.trainer_base", "verl.trainer.ppo.ray_trainer"):
-        importer = sys.modules.get(name)
-        if importer is not None and getattr(importer, "compute_data_metrics", None) is original:
-            importer.compute_data_metrics = compute_data_metrics
+    for importer in importers_of(
+        "compute_data_metrics", original, ("verl.trainer.ppo.v1.trainer_base", "verl.trainer.ppo.ray_trainer")
+    ):
+        importer.compute_data_metrics = compute_data_metrics
     _state["patched"].append("advantage_abs_mean_metric")
