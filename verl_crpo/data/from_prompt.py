@@ -33,6 +33,7 @@ from typing import Any
 
 from verl_crpo.data.prepare import write_parquet_atomic
 from verl_crpo.data.prompt import INSTRUCTION
+from verl_crpo.files import refuse_existing
 from verl_crpo.rewards.case import LETTERS, build_case
 
 __all__ = ["FileSummary", "ParsedPrompt", "VerlPrepareResult", "parse_prompt", "prepare_verl"]
@@ -266,8 +267,7 @@ def _outputs(inputs: Sequence[str | os.PathLike], out: Path, overwrite: bool) ->
         seen[target.name] = path
         if target.resolve() == path.resolve():
             raise ValueError(f"{target} is the input itself; pass another --out folder")
-        if target.exists() and not overwrite:
-            raise ValueError(f"output already exists: {target}; pass --overwrite to replace it")
+        refuse_existing([target], overwrite)
         pairs.append((path, target))
     return pairs
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from verl_crpo.data.prompt import prompt_messages
 from verl_crpo.data.releases import DATASETS, SPLITS, InvalidRecord, infer_cop_base, parse_record, split_from_name
+from verl_crpo.files import atomic_write, refuse_existing
 from verl_crpo.rewards.case import build_case
 
 __all__ = [
@@ -116,9 +117,7 @@ def _output_names(dataset: str, splits: Iterable[str]) -> list[str]:
 
 
 def _check_outputs(out_dir: Path, names: Sequence[str], overwrite: bool) -> None:
-    existing = [str(out_dir / f"{name}.parquet") for name in names if (out_dir / f"{name}.parquet").exists()]
-    if existing and not overwrite:
-        raise ValueError(f"output already exists: {', '.join(existing)}; pass --overwrite to replace it")
+    refuse_existing((out_dir / f"{name}.parquet" for name in names), overwrite)
 
 
 def _file_sources(inputs: Sequence[str | os.PathLike], split: str | None) -> list[tuple[Path, str]]:
@@ -218,20 +217,10 @@ def split_halves(n: int, seed: int = 0) -> tuple[list[int], list[int]]:
 
 
 def write_parquet_atomic(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> str:
-    """Write ``rows`` as a parquet at ``path`` in one step: to a temporary file beside it, then renamed.
-
-    An interrupt (or any error) leaves ``path`` as it was, and no temporary file behind.
-    """
+    """Write ``rows`` as a parquet at ``path`` atomically (:func:`verl_crpo.files.atomic_write`)."""
     import pandas as pd
 
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pd.DataFrame(list(rows)).to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return str(path)
+    return atomic_write(path, lambda temporary: pd.DataFrame(list(rows)).to_parquet(temporary, index=False))
 
 
 def prepare(
