@@ -261,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     from verl_crpo.data_cli import add_data_commands  # prepare, sft-data
 
     add_data_commands(commands)
+
+    from verl_crpo.study_cli import add_study_command
+
+    add_study_command(commands)
     return parser
 
 
