@@ -65,7 +65,7 @@ class StudySettings:
     steps: int = 200
     group_size: int = 5
     lr: float = 1.0
-    sweep_seeds: int = 3
+    sweep_seeds: int = 5
     case_seed: int = 0
 
 
