@@ -10,10 +10,7 @@ import json
 import logging
 import re
 import socket
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -30,66 +27,13 @@ def completion(content: str) -> str:
     return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
 
 
-class StubJudge:
-    """What the stub answers (``behave(number, body) -> (status, body text)``) and what it received."""
-
-    def __init__(self) -> None:
-        self.behave: Callable[[int, dict], tuple[int, str]] = lambda number, body: (200, completion(json.dumps(VALID)))
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.release = threading.Event()  # set at teardown so a sleeping handler ends at once
-        self.url = ""
-
-    def wait(self, seconds: float) -> None:
-        self.release.wait(seconds)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        state: StubJudge = self.server.state
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with state.lock:
-            number = len(state.requests)
-            state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            state.in_flight += 1
-            state.max_in_flight = max(state.max_in_flight, state.in_flight)
-        try:
-            status, text = state.behave(number, body)
-        finally:
-            with state.lock:
-                state.in_flight -= 1
-        data = text.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (timeout test)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
-def stub():
-    state = StubJudge()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.state = state
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+def stub(stub_judge):
+    """The loopback stub judge of conftest.py (``stub_judge``)."""
+    return stub_judge
 
 
-def config(stub: StubJudge, **overrides) -> JudgeConfig:
+def config(stub, **overrides) -> JudgeConfig:
     return JudgeConfig(**{"url": stub.url, "model": "stub-judge", "backoff_s": 0.0, "timeout_s": 5.0, **overrides})
 
 

@@ -5,6 +5,10 @@ Subcommands:
             exit 1, with the real import error, if registration did not happen.
     demo    train the tiny model end to end on this CPU: cold start, then CRPO (or GRPO) through main_ppo.
     score   score the built-in sample of clinical responses (--sample) and print every objective.
+    validity  check that the reward pays clinical reasoning above templates, per hack family.
+    prepare, sft-data  build verl parquet files from the benchmark releases (see data_cli).
+    generate, evaluate  answer a benchmark split with a model; score and compare runs (see evaluation_cli).
+    study   the learning-signal study: what GRPO and CRPO teach from the same candidates (see study_cli).
 """
 
 from __future__ import annotations
@@ -262,8 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(commands)
 
+    from verl_crpo.evaluation_cli import add_evaluation_commands  # generate, evaluate
     from verl_crpo.study_cli import add_study_command
 
+    add_evaluation_commands(commands)
     add_study_command(commands)
     return parser
 
