@@ -224,7 +224,7 @@ def test_read_run_reads_jsonl_and_parquet_alike(tmp_path):
         ([_record(), {k: v for k, v in _record(row=1).items() if k != "response"}], r"line 2: 'response' must be"),
         ([_record(reward_model={"style": "rule"})], r"line 1: reward_model.ground_truth"),
         ([_record(extra_info={"question": "Q?"})], r"line 1: extra_info.options"),
-        ([_record(), _record()], r"line 2 answers row 0 sample 0 again \(first at .*line 1\)"),
+        ([_record(), _record()], r"line 2 answers medqa:test:0 sample 0 again \(first at .*line 1\)"),
     ],
 )
 def test_read_run_names_the_line_of_bad_data(tmp_path, lines, message):
@@ -262,3 +262,11 @@ def test_item_key_pairs_the_same_item_across_runs():
     reordered = {"question": "Q?", "options": {"B": "Pneumonia", "A": "Asthma"}}
     assert item_key(_record(extra_info=unindexed)) == item_key(_record(extra_info=reordered))
     assert item_key(_record(extra_info=unindexed)) != item_key(_record(extra_info={**unindexed, "question": "Q2?"}))
+
+
+def test_runs_of_several_benchmarks_concatenated_read_as_one_run(tmp_path):
+    # Rows restart at 0 in each benchmark's file: what identifies an answer is the item, not the row.
+    medmcqa = _record(data_source="medmcqa", extra_info={**_record()["extra_info"], "split": "dev"})
+    path = tmp_path / "crpo.jsonl"
+    path.write_text(json.dumps(_record()) + "\n" + json.dumps(medmcqa) + "\n")
+    assert [item_key(r) for r in read_run(path)] == ["medqa:test:0", "medmcqa:dev:0"]

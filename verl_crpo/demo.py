@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,7 +239,17 @@ def run_demo(config: DemoConfig, on_event: Event | None = None) -> dict[str, Any
     val_file = write_rl_parquet(generate_cases(config.val_cases, seed=_SEEDS["val"]), out / "val.parquet", "test")
     metrics_path = out / "metrics.jsonl"
     metrics_path.unlink(missing_ok=True)
-    overrides = ["trainer.val_before_train=true", "trainer.test_freq=1", *config.overrides]
+    checkpoints = out / "checkpoints"
+    shutil.rmtree(checkpoints, ignore_errors=True)  # a stale one would be resumed or mistaken for this run's
+    overrides = [
+        "trainer.val_before_train=true",
+        "trainer.test_freq=1",
+        # The trained actor, in Hugging Face format, for `verl-crpo generate` / `evaluate`.
+        f"trainer.save_freq={config.steps}",
+        "trainer.resume_mode=disable",
+        "actor_rollout_ref.actor.checkpoint.save_contents=[hf_model]",
+        *config.overrides,
+    ]
     argv, env = main_ppo_command(
         str(sft_dir), train_file, val_file, config.estimator, config.steps, str(out), overrides
     )
@@ -270,11 +281,31 @@ def run_demo(config: DemoConfig, on_event: Event | None = None) -> dict[str, Any
     summary = summarize(_read_metrics(metrics_path), config.estimator)
     summary["wall_s"] = round(time.perf_counter() - start, 1)
     summary["peak_rss_gb"] = round(peak_gb, 2)
-    summary["files"] = {"log": str(log_path), "metrics": str(metrics_path), "model": str(sft_dir)}
+    trained = _export_trained_model(checkpoints, config.steps, out / "model")
+    summary["files"] = {
+        "log": str(log_path),
+        "metrics": str(metrics_path),
+        "cold_start_model": str(sft_dir),
+        "model": trained,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     summary["files"]["curves"] = plot_curves(summary, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _export_trained_model(checkpoints: Path, steps: int, target: Path) -> str | None:
+    """Copy the last checkpoint's Hugging Face folder to ``target``; None (logged) if main_ppo saved none."""
+    source = checkpoints / f"global_step_{steps}" / "actor" / "huggingface"
+    if not (source / "config.json").exists():
+        logger.warning("main_ppo saved no Hugging Face model in %s; nothing to evaluate", source)
+        return None
+    staging = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return str(target)
 
 
 def _objectives(data: dict[str, Any], data_source: str = DATA_SOURCE) -> dict[str, float | None]:

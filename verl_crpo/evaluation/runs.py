@@ -199,7 +199,8 @@ def read_run(path: str | os.PathLike) -> list[dict[str, Any]]:
     Raises:
         ValueError: the file is missing, empty, of an unknown suffix, or a record breaks the
             contract (the message names the line or row); a last line cut short by an interrupted
-            writer has its own message; two records answering the same ``(row, sample)``.
+            writer has its own message; two records answering the same item (or row, for records without
+            an ``extra_info.index``) and sample.
 
     Example:
         >>> import tempfile
@@ -226,13 +227,26 @@ def read_run(path: str | os.PathLike) -> list[dict[str, Any]]:
     records, seen = [], {}
     for where, record in raw:
         record = check_record(record, where)
-        if "row" in record:
-            pair = (record["row"], record["sample"])
+        pair = _answered_as(record)
+        if pair is not None:
             if pair in seen:
-                raise ValueError(f"{where} answers row {pair[0]} sample {pair[1]} again (first at {seen[pair]})")
+                raise ValueError(f"{where} answers {pair[0]} sample {pair[1]} again (first at {seen[pair]})")
             seen[pair] = where
         records.append(record)
     return records
+
+
+def _answered_as(record: Mapping[str, Any]) -> tuple[str, int] | None:
+    """What a record answers, for the duplicate check: its item (when it has an index) or its row.
+
+    Items first, so that files of several benchmarks concatenated into one run (rows restart at 0
+    in each) read as one run.
+    """
+    if _index((record.get("extra_info") or {}).get("index")) is not None:
+        return item_key(record), record["sample"]
+    if "row" in record:
+        return f"row {record['row']}", record["sample"]
+    return None
 
 
 def _index(value: Any) -> str | None:
