@@ -270,3 +270,9 @@ def test_runs_of_several_benchmarks_concatenated_read_as_one_run(tmp_path):
     path = tmp_path / "crpo.jsonl"
     path.write_text(json.dumps(_record()) + "\n" + json.dumps(medmcqa) + "\n")
     assert [item_key(r) for r in read_run(path)] == ["medqa:test:0", "medmcqa:dev:0"]
+
+
+def test_the_output_folder_is_created(model, data, tmp_path):
+    # `verl-crpo generate --out runs/crpo.jsonl` in a folder without runs/ (the README's walk-through).
+    out = tmp_path / "runs" / "deeper" / "crpo.jsonl"
+    assert generate(data, model, out, **FAST).path == str(out) and len(read_run(out)) == ROWS

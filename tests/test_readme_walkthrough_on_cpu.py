@@ -1,4 +1,4 @@
-"""The README's walk-through from release files to a run: every step that needs no GPU runs as written."""
+"""The README's walk-throughs (release files to a run; evaluating the demo's models) run as written, GPU steps aside."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 VIGNETTE = "A {age}-year-old man has fever, productive cough and right basal crackles. What is the diagnosis?"
 OPTIONS = {"A": "Asthma", "B": "Pneumonia", "C": "Pulmonary embolism", "D": "Sarcoidosis"}
@@ -64,3 +65,28 @@ class TestReadmeWalkthrough:
         for path in ("medqa/train_rl.parquet", "medqa/test.parquet", "medmcqa/dev.parquet", "medxpertqa/test.parquet"):
             assert (data / path).exists(), path
         assert len(pd.read_parquet(data / "medqa" / "sft_coldstart.parquet")) == 2  # the cold-start half of 4
+
+
+class TestReadmeEvaluation:
+    """README "Evaluate a checkpoint": the CPU block, verbatim (two demos, generation, the report)."""
+
+    @pytest.mark.timeout(1800)
+    def test_the_cpu_block_runs_as_written(self, tmp_path):
+        text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+        section = text.split("## Evaluate a checkpoint; compare CRPO with GRPO")[1].split("\n## ")[0]
+        block = section.split("```bash\n")[1].split("```")[0]
+        bin_dir = Path(sys.executable).parent
+        env = {k: v for k, v in os.environ.items() if k != "VERL_CRPO_CACHE"}
+        env.update(HOME=str(tmp_path), PATH=f"{bin_dir}:{os.environ['PATH']}")
+        out = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=1700,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        report = json.loads((tmp_path / "eval_report" / "report.json").read_text())
+        validation_rows = len(pd.read_parquet(tmp_path / "crpo_demo" / "val.parquet"))
+        assert list(report["runs"]) == ["grpo", "crpo"]
+        assert all(run["n"] == validation_rows for run in report["runs"].values())
+        (pair,) = report["paired"]
+        assert (pair["a"], pair["b"], pair["common_items"]) == ("grpo", "crpo", validation_rows)
+        assert {"report.md", "report.png"} <= {p.name for p in (tmp_path / "eval_report").iterdir()}

@@ -394,6 +394,7 @@ def generate(
     generation = {"backend": backend, "n": n, "temperature": float(temperature), "max_new_tokens": max_new_tokens}
     settings = _settings(data, rows, model, **generation, seed=seed)
     partial = partial_path(out)
+    partial.parent.mkdir(parents=True, exist_ok=True)  # `--out runs/crpo.jsonl` in a fresh folder
     if overwrite:
         for path in (out, partial, settings_path(out)):
             path.unlink(missing_ok=True)
