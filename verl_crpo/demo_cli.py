@@ -99,6 +99,9 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
     )
     files = summary["files"]
     console.print(
-        f"summary: {args.out}/summary.json; curves: {', '.join(files['curves'])}; main_ppo log: {files['log']}"
+        f"summary: {args.out}/summary.json; curves: {', '.join(files['curves'])}; main_ppo log: {files['log']}",
+        soft_wrap=True,
     )
+    if files.get("model"):
+        console.print(f"trained model (Hugging Face format, for verl-crpo generate): {files['model']}", soft_wrap=True)
     return 0
