@@ -3,7 +3,7 @@
 Same as ``verl-crpo study``; see :mod:`verl_crpo.study` for the method.
 
 Usage:
-    python benchmarks/learning_signal.py --out docs/study          # full study (< 1 minute on 2 cores)
+    python benchmarks/learning_signal.py --out docs/study          # full study (about 1 minute on 2 cores)
     python benchmarks/learning_signal.py --fast --json /tmp/study.json
 """
 

@@ -63,15 +63,14 @@ def study_markdown(result: dict) -> str:
     if result["sweep"]:
         lines += [
             "",
-            "Sweep (crpo, whitening on; faithfulness and comprehensiveness weigh 1):",
+            "Sweep (crpo; faithfulness and comprehensiveness weigh 1):",
             "",
-            "| accuracy weight | aggregation | norm_adv_by_std_in_grpo | " + " | ".join(names) + " |",
-            "|---|---|---|" + "---|" * len(names),
+            "| accuracy weight | aggregation | norm_adv_by_std_in_grpo | whiten | " + " | ".join(names) + " |",
+            "|---|---|---|---|" + "---|" * len(names),
         ]
         lines += [
             f"| {e['weights']['accuracy']:g} | {e['aggregation']} | {str(e['norm_adv_by_std_in_grpo']).lower()} | "
-            + " | ".join(_cell(e["final"][n]) for n in names)
-            + " |"
+            f"{str(e['whiten']).lower()} | " + " | ".join(_cell(e["final"][n]) for n in names) + " |"
             for e in result["sweep"]
         ]
     return "\n".join(lines) + "\n"
@@ -112,26 +111,28 @@ def _plot_sweep(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharex=True)
     markers = {"decoupled": "o", "sum": "s"}
     colours = {10.0: "tab:red", 3.0: "tab:orange", 1.0: "tab:blue"}
     for ax, name in zip(axes, ("faithfulness", "comprehensiveness"), strict=True):
         for e in result["sweep"]:
             weight = e["weights"]["accuracy"]
+            colour = colours.get(weight, "black")
             filled = e["norm_adv_by_std_in_grpo"]
             ax.scatter(
                 e["final"]["accuracy"]["mean"],
                 e["final"][name]["mean"],
                 marker=markers[e["aggregation"]],
-                facecolors=colours.get(weight, "black") if filled else "none",
-                edgecolors=colours.get(weight, "black"),
-                s=60,
-                label=f"acc w={weight:g}, {e['aggregation']}, {'std' if filled else 'no std'}",
+                facecolors=colour if filled else "none",
+                edgecolors=colour,
+                s=70 if e["whiten"] else 25,
+                label=f"acc w={weight:g}, {e['aggregation']}, {'std' if filled else 'no std'}"
+                + ("" if e["whiten"] else ", no whiten"),
             )
         ax.set_xlabel("final accuracy")
         ax.set_ylabel(f"final {name}")
-    axes[1].legend(fontsize=7, loc="lower left")
-    fig.suptitle("crpo settings: the accuracy / reasoning trade-off (mean over seeds)")
+    axes[1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("crpo settings: the accuracy / reasoning trade-off (mean over seeds; small markers: whiten false)")
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)

@@ -3,8 +3,8 @@
 Three arms share the cases, the candidate pools, the reward, the seeds and the steps
 (:data:`ARMS`): verl's ``grpo`` on accuracy alone (the paper's baseline), verl's ``grpo`` on the
 weighted total (what the reward alone adds) and our ``crpo`` with the recipe's settings (what
-the estimator adds). A sweep then moves one setting at a time over the accuracy weight, the
-``aggregation`` and ``norm_adv_by_std_in_grpo`` (:func:`sweep_arms`).
+the estimator adds). A sweep then crosses the accuracy weight, the ``aggregation``,
+``norm_adv_by_std_in_grpo`` and ``whiten`` (:func:`sweep_arms`).
 
 :func:`run_study` returns one JSON-ready dict:
 
@@ -75,12 +75,13 @@ FAST = StudySettings(cases=24, seeds=4, steps=120, sweep_seeds=0)
 
 def sweep_arms() -> list[Arm]:
     """``crpo`` over accuracy weight (10, 3, 1; faithfulness and comprehensiveness 1) x
-    ``aggregation`` x ``norm_adv_by_std_in_grpo``, whitening on as in the recipe (12 arms)."""
+    ``aggregation`` x ``norm_adv_by_std_in_grpo`` x ``whiten`` (24 arms)."""
     arms = []
-    for accuracy, aggregation, norm in itertools.product((10.0, 3.0, 1.0), ("decoupled", "sum"), (True, False)):
+    grid = itertools.product((10.0, 3.0, 1.0), ("decoupled", "sum"), (True, False), (True, False))
+    for accuracy, aggregation, norm, whiten in grid:
         weights = {"accuracy": accuracy, "faithfulness": 1.0, "comprehensiveness": 1.0}
-        name = f"acc{accuracy:g}_{aggregation}_{'std' if norm else 'nostd'}"
-        arms.append(Arm(name, "crpo", weights, aggregation=aggregation, norm_by_std=norm))
+        name = f"acc{accuracy:g}_{aggregation}_{'std' if norm else 'nostd'}_{'whiten' if whiten else 'nowhiten'}"
+        arms.append(Arm(name, "crpo", weights, aggregation=aggregation, norm_by_std=norm, whiten=whiten))
     return arms
 
 
@@ -117,6 +118,7 @@ def run_study(
             "weights": dict(arm.weights),
             "aggregation": arm.aggregation,
             "norm_adv_by_std_in_grpo": arm.norm_by_std,
+            "whiten": arm.whiten,
         }
         result["sweep"].append(
             {"name": arm.name, **settings_of, "final": _final(runs), "steps_to_threshold": _steps_to(runs, thresholds)}
