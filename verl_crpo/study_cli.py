@@ -14,8 +14,9 @@ def _study(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from verl_crpo.study import FAST, FULL, check_findings, run_study, study_markdown, sweep_arms, write_study
-    from verl_crpo.study.study import ARMS
+    from verl_crpo.files import refuse_existing
+    from verl_crpo.study import ARMS, FAST, FULL, check_findings, run_study, study_markdown, sweep_arms, write_study
+    from verl_crpo.study.report import output_paths
 
     console = Console(width=max(Console().width, 120))
     settings = FAST if args.fast else FULL
@@ -24,8 +25,8 @@ def _study(args: argparse.Namespace) -> int:
     if args.json is None and args.out is None:
         console.print("no --json or --out given: results are printed only")
     try:
-        outputs = {"out_dir": args.out, "json_path": args.json, "overwrite": args.overwrite}
-        _refuse_early(**outputs)
+        # Refused before the study runs, not after a minute of it (write_study checks again).
+        refuse_existing(output_paths(args.out, args.json, sweep=settings.sweep_seeds > 0), args.overwrite)
         total = len(ARMS) + (len(sweep_arms()) if settings.sweep_seeds else 0)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
@@ -39,7 +40,7 @@ def _study(args: argparse.Namespace) -> int:
 
             result = run_study(settings, progress=advance)
             progress.update(task, completed=total)
-        written = write_study(result, **outputs)
+        written = write_study(result, out_dir=args.out, json_path=args.json, overwrite=args.overwrite)
     except ValueError as error:
         console.print(f"[bold red]verl-crpo study:[/] {error}")
         return 2
@@ -52,16 +53,6 @@ def _study(args: argparse.Namespace) -> int:
     for path in written:
         console.print(f"wrote {path}")
     return 1 if broken else 0
-
-
-def _refuse_early(out_dir, json_path, overwrite) -> None:
-    """Refuse existing outputs before the study runs (write_study checks again before writing)."""
-    from pathlib import Path
-
-    from verl_crpo.files import refuse_existing
-
-    paths = [Path(out_dir) / name for name in ("study.json", "study.md", "trajectories.png")] if out_dir else []
-    refuse_existing([*paths, *([json_path] if json_path else [])], overwrite)
 
 
 def add_study_command(commands: argparse._SubParsersAction) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from verl_crpo.files import atomic_write, atomic_write_text, refuse_existing
 
-__all__ = ["study_markdown", "write_study"]
+__all__ = ["output_paths", "study_markdown", "write_study"]
 
 
 def _cell(value: dict) -> str:
@@ -138,6 +138,23 @@ def _plot_sweep(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def output_paths(out_dir: str | os.PathLike | None, json_path: str | os.PathLike | None, sweep: bool) -> list[Path]:
+    """The files :func:`write_study` writes for these arguments (``sweep.png`` only when the sweep ran).
+
+    Example:
+        >>> [p.name for p in output_paths("out", None, sweep=False)]
+        ['study.json', 'study.md', 'trajectories.png']
+    """
+    targets = []
+    if out_dir is not None:
+        out = Path(out_dir)
+        targets += [out / "study.json", out / "study.md", out / "trajectories.png"]
+        targets += [out / "sweep.png"] if sweep else []
+    if json_path is not None:
+        targets.append(Path(json_path))
+    return targets
+
+
 def write_study(
     result: dict,
     out_dir: str | os.PathLike | None = None,
@@ -149,13 +166,7 @@ def write_study(
     Raises:
         ValueError: if an output exists and ``overwrite`` is false (nothing is written then).
     """
-    targets = []
-    if out_dir is not None:
-        out = Path(out_dir)
-        targets += [out / "study.json", out / "study.md", out / "trajectories.png"]
-        targets += [out / "sweep.png"] if result["sweep"] else []
-    if json_path is not None:
-        targets.append(Path(json_path))
+    targets = output_paths(out_dir, json_path, sweep=bool(result["sweep"]))
     refuse_existing(targets, overwrite)
     text = json.dumps(result, indent=1)
     written = []
