@@ -45,16 +45,19 @@ class TestFinding:
 
     def test_json_holds_every_arm_objective_and_trajectory(self, fast_study):
         _, out, result = fast_study
-        assert set(result["arms"]) == {"grpo_accuracy_only", "grpo_total", "crpo_decoupled"}
-        for arm, finals in result["arms"].items():
-            assert set(finals) == set(OBJECTIVES)
+        arms = ["grpo_accuracy_only", "grpo_total", "crpo_decoupled"]
+        assert result["settings"]["arms"] == arms
+        assert set(result) == {*arms, "thresholds", "sweep", "settings"}
+        for arm in arms:
+            finals = result[arm]
+            assert set(finals) == {*OBJECTIVES, "trajectory", "steps_to_threshold"}
             for name in OBJECTIVES:
                 assert set(finals[name]) == {"mean", "std"}
-                curve = result["trajectories"][arm][name]
+                curve = result[arm]["trajectory"][name]
                 assert len(curve["mean"]) == len(curve["std"]) == FAST.steps + 1
                 assert curve["mean"][-1] == pytest.approx(finals[name]["mean"], abs=1e-4)
         # Every arm starts from the same uniform policy over the same pools.
-        starts = {arm: result["trajectories"][arm]["accuracy"]["mean"][0] for arm in result["arms"]}
+        starts = {arm: result[arm]["trajectory"]["accuracy"]["mean"][0] for arm in arms}
         assert len(set(starts.values())) == 1
         assert {p.name for p in out.iterdir()} == {"study.json", "study.md", "trajectories.png"}
         assert (out / "trajectories.png").read_bytes()[:4] == b"\x89PNG"
@@ -62,11 +65,13 @@ class TestFinding:
     def test_broken_ordering_is_reported(self, fast_study):
         _, _, result = fast_study
         swapped = json.loads(json.dumps(result))
-        arms = swapped["arms"]
-        arms["crpo_decoupled"], arms["grpo_accuracy_only"] = arms["grpo_accuracy_only"], arms["crpo_decoupled"]
+        swapped["crpo_decoupled"], swapped["grpo_accuracy_only"] = (
+            result["grpo_accuracy_only"],
+            result["crpo_decoupled"],
+        )
         assert any(line.startswith("faithfulness: crpo_decoupled") for line in check_findings(swapped))
         lower = json.loads(json.dumps(result))
-        lower["arms"]["crpo_decoupled"]["accuracy"]["mean"] -= 0.05
+        lower["crpo_decoupled"]["accuracy"]["mean"] -= 0.05
         assert [line.split(":")[0] for line in check_findings(lower)] == ["accuracy"]
 
     def test_outputs_are_not_overwritten(self, fast_study, tmp_path):

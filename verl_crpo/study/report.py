@@ -32,9 +32,9 @@ def study_markdown(result: dict) -> str:
     """Markdown tables: final values, steps to threshold and (when run) the sweep.
 
     Example:
-        >>> r = {"arms": {"a": {"accuracy": {"mean": 0.9, "std": 0.01}}},
-        ...      "steps_to_threshold": {"a": {"accuracy": {"median": 12.0, "reached": "3/3"}}},
-        ...      "thresholds": {"accuracy": 0.6}, "sweep": [], "settings": {"objectives": ["accuracy"],
+        >>> r = {"a": {"accuracy": {"mean": 0.9, "std": 0.01},
+        ...            "steps_to_threshold": {"accuracy": {"median": 12.0, "reached": "3/3"}}},
+        ...      "thresholds": {"accuracy": 0.6}, "sweep": [], "settings": {"objectives": ["accuracy"], "arms": ["a"],
         ...      "cases": 1, "seeds": 3, "steps": 20, "group_size": 5, "candidates_per_case": 40}}
         >>> print(study_markdown(r).splitlines()[4])
         | a | 0.900 ± 0.010 |
@@ -48,7 +48,8 @@ def study_markdown(result: dict) -> str:
         "| arm | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
-    lines += [f"| {arm} | " + " | ".join(_cell(v[n]) for n in names) + " |" for arm, v in result["arms"].items()]
+    arms = result["settings"]["arms"]
+    lines += [f"| {arm} | " + " | ".join(_cell(result[arm][n]) for n in names) + " |" for arm in arms]
     lines += [
         "",
         "Steps to reach the threshold (median over the seeds that reached it; seeds reaching it):",
@@ -57,8 +58,7 @@ def study_markdown(result: dict) -> str:
         "|---|" + "---|" * len(names),
     ]
     lines += [
-        f"| {arm} | " + " | ".join(_steps(v[n]) for n in names) + " |"
-        for arm, v in result["steps_to_threshold"].items()
+        f"| {arm} | " + " | ".join(_steps(result[arm]["steps_to_threshold"][n]) for n in names) + " |" for arm in arms
     ]
     if result["sweep"]:
         lines += [
@@ -85,7 +85,8 @@ def _plot_trajectories(result: dict, path: Path) -> None:
     names = result["settings"]["objectives"]
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharex=True)
     for ax, name in zip(axes, names, strict=True):
-        for arm, curves in result["trajectories"].items():
+        for arm in result["settings"]["arms"]:
+            curves = result[arm]["trajectory"]
             mean, std = curves[name]["mean"], curves[name]["std"]
             steps = range(len(mean))
             ax.plot(steps, mean, label=arm)

@@ -6,17 +6,18 @@ weighted total (what the reward alone adds) and our ``crpo`` with the recipe's s
 the estimator adds). A sweep then crosses the accuracy weight, the ``aggregation``,
 ``norm_adv_by_std_in_grpo`` and ``whiten`` (:func:`sweep_arms`).
 
-:func:`run_study` returns one JSON-ready dict:
+:func:`run_study` returns one JSON-ready dict with one key per arm (``grpo_accuracy_only``,
+``grpo_total``, ``crpo_decoupled``) and three more:
 
-* ``arms``: per arm, every objective's final expected value ``{"mean", "std"}`` over seeds;
-* ``trajectories``: per arm and objective, ``{"mean": [...], "std": [...]}`` per step (step 0 is
-  the uniform policy);
-* ``steps_to_threshold``: per arm and objective, the median over seeds of the first step whose
-  expected value reaches ``thresholds[objective]``, and how many seeds got there;
+* ``<arm>``: ``{<objective>: {"mean", "std"}, ..., "trajectory": ..., "steps_to_threshold": ...}``:
+  every objective's final expected value over seeds; its ``trajectory``, ``{<objective>: {"mean":
+  [...], "std": [...]}}`` per step (step 0 is the uniform policy); and ``steps_to_threshold``,
+  ``{<objective>: {"median", "reached"}}``, the median over seeds of the first step whose expected
+  value reaches ``thresholds[objective]``, and how many seeds got there;
 * ``thresholds``: halfway from the uniform policy's value to the best value any policy can reach
   on that objective alone;
-* ``sweep``: one entry per setting, with its final values (when the sweep runs);
-* ``settings``: what was run.
+* ``sweep``: one entry per setting, with its final values (empty when the sweep does not run);
+* ``settings``: what was run, ``settings["arms"]`` the arms' names in order.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ ARMS = (
     Arm("grpo_total", "grpo", _RECIPE_WEIGHTS),
     Arm("crpo_decoupled", "crpo", _RECIPE_WEIGHTS),
 )
+_RESERVED = ("thresholds", "sweep", "settings")
 THRESHOLD_FRACTION = 0.5  # of the way from the uniform policy to the best reachable value
 
 
@@ -95,20 +97,23 @@ def run_study(
         progress: called with a short label before each arm (for a progress bar), or None.
         arms: the compared arms (default :data:`ARMS`).
     """
+    clash = {arm.name for arm in arms} & set(_RESERVED)
+    if clash:
+        raise ValueError(f"arm names {sorted(clash)} are keys of the result; rename the arms")
     scores = score_pools(generate_cases(settings.cases, seed=settings.case_seed), seed=settings.case_seed)
     logger.info("scored %d candidate responses", scores.shape[0] * scores.shape[1])
     thresholds = _thresholds(scores)
-    result = {"arms": {}, "trajectories": {}, "steps_to_threshold": {}, "thresholds": thresholds}
+    result = {}
     for arm in arms:
         if progress:
             progress(arm.name)
         runs = _runs(scores, arm, settings, settings.seeds)
-        result["arms"][arm.name] = _final(runs)
-        result["trajectories"][arm.name] = {
+        trajectory = {
             name: {"mean": _rounded(runs[:, :, j].mean(0)), "std": _rounded(runs[:, :, j].std(0))}
             for j, name in enumerate(OBJECTIVES)
         }
-        result["steps_to_threshold"][arm.name] = _steps_to(runs, thresholds)
+        result[arm.name] = {**_final(runs), "trajectory": trajectory, "steps_to_threshold": _steps_to(runs, thresholds)}
+    result["thresholds"] = thresholds
     result["sweep"] = []
     for arm in sweep_arms() if settings.sweep_seeds else ():
         if progress:
@@ -125,6 +130,7 @@ def run_study(
         )
     result["settings"] = {
         **asdict(settings),
+        "arms": [arm.name for arm in arms],
         "candidates_per_case": int(scores.shape[1]),
         "objectives": list(OBJECTIVES),
     }
@@ -186,11 +192,11 @@ def check_findings(result: dict) -> list[str]:
     Example:
         >>> arm = lambda a, f, c: {"accuracy": {"mean": a, "std": 0.0}, "faithfulness": {"mean": f, "std": 0.01},
         ...                        "comprehensiveness": {"mean": c, "std": 0.01}}
-        >>> check_findings({"arms": {"grpo_accuracy_only": arm(0.99, 0.4, 0.4), "grpo_total": arm(1, 0.65, 0.9),
-        ...                          "crpo_decoupled": arm(1, 0.62, 0.78)}})
+        >>> check_findings({"grpo_accuracy_only": arm(0.99, 0.4, 0.4), "grpo_total": arm(1, 0.65, 0.9),
+        ...                 "crpo_decoupled": arm(1, 0.62, 0.78)})
         []
     """
-    arms, broken = result["arms"], []
+    arms, broken = result, []
     for objective, high, low, margin in FINDINGS:
         a, b = arms[high][objective], arms[low][objective]
         gap, spread = a["mean"] - b["mean"], 2 * max(a["std"], b["std"])
