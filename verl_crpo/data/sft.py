@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verl_crpo.data.parquet import to_plain
 from verl_crpo.data.prepare import write_parquet_atomic
 from verl_crpo.rewards import compute_score
 
@@ -53,17 +54,6 @@ class SftDataResult:
     path: str = ""
 
 
-def _plain(value: Any) -> Any:
-    """numpy arrays and nested containers read from parquet, as plain lists and dicts."""
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def build_sft_rows(
     rows: Iterable[dict[str, Any]], responses: Iterable[tuple[int, Any]], result: SftDataResult
 ) -> list[dict[str, Any]]:
@@ -88,7 +78,7 @@ def build_sft_rows(
     """
     by_index = {}
     for row in rows:
-        row = _plain(row)
+        row = to_plain(row)
         by_index[row["extra_info"]["index"]] = row
     chats = []
     for line, record in responses:

@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verl_crpo.evaluation.runs import JSONL_SUFFIXES, check_record, json_lines, record_from_row, to_plain
+from verl_crpo.data.parquet import to_plain
+from verl_crpo.evaluation.runs import JSONL_SUFFIXES, check_record, json_lines, record_from_row
 from verl_crpo.files import atomic_write, atomic_write_text
 
 __all__ = ["BACKENDS", "GenerateSummary", "HFBackend", "VLLMBackend", "generate", "partial_path", "settings_path"]

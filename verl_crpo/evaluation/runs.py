@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from verl_crpo.data.parquet import to_plain
+
 __all__ = [
     "JSONL_SUFFIXES",
     "PARQUET_SUFFIXES",
@@ -36,28 +38,10 @@ __all__ = [
     "read_run",
     "record_from_row",
     "run_name",
-    "to_plain",
 ]
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
-
-
-def to_plain(value: Any) -> Any:
-    """numpy arrays, numpy scalars and nested containers (as read from parquet) as plain Python.
-
-    Example:
-        >>> import numpy as np
-        >>> to_plain({"options": {"A": "x"}, "ids": np.array([1, 2]), "n": np.int64(3)})
-        {'options': {'A': 'x'}, 'ids': [1, 2], 'n': 3}
-    """
-    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_plain(v) for v in value]
-    return value
 
 
 def _options(options: Any, where: str) -> dict[str, str]:
