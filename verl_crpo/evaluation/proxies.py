@@ -30,13 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_crpo.rewards.case import build_case
-from verl_crpo.rewards.objectives import (
-    accuracy_reward,
-    assess,
-    comprehensiveness_reward,
-    faithfulness_reward,
-    format_reward,
-)
+from verl_crpo.rewards.objectives import assess, objective_rewards
 from verl_crpo.rewards.parsing import parse_response
 from verl_crpo.rewards.scoring import OBJECTIVES, RewardConfig
 from verl_crpo.rewards.text import words_of
@@ -165,12 +159,7 @@ def response_metrics(record: Mapping[str, Any], config: RewardConfig = _DEFAULT)
         raise ValueError(f"record at {where}: {_ROW_PREFIX.sub('', str(err), count=1)}") from None
     parsed = parse_response(response, config.analysis_tag, config.conclusion_tag)
     a = assess(parsed, case)
-    metrics = {
-        "accuracy": accuracy_reward(a),
-        "format": format_reward(a),
-        "faithfulness": faithfulness_reward(a),
-        "comprehensiveness": comprehensiveness_reward(a),
-    }
+    metrics = objective_rewards(a)
     analysis_words = len(words_of(parsed.analysis))
     distractors = [letter for letter in case.options if letter != case.gold]
     rejected = sum(letter in a.analysis.addressed and a.analysis.stance[letter] <= 0 for letter in distractors)

@@ -28,6 +28,7 @@ __all__ = [
     "faithfulness_reward",
     "format_reward",
     "grounding_target",
+    "objective_rewards",
 ]
 
 CONCLUSION_EVIDENCE_TARGET = 2
@@ -251,3 +252,13 @@ def options_addressed(a: Assessment) -> int:
     addressed = a.analysis.addressed
     supported = chosen in addressed and a.analysis.stance[chosen] >= 0
     return int(supported) + len(addressed - {chosen})
+
+
+def objective_rewards(a: Assessment) -> dict[str, float]:
+    """The four objectives of one assessment, each in [0, 1], in the reward's ``OBJECTIVES`` order."""
+    return {
+        "accuracy": accuracy_reward(a),
+        "format": format_reward(a),
+        "faithfulness": faithfulness_reward(a),
+        "comprehensiveness": comprehensiveness_reward(a),
+    }

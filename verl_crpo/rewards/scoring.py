@@ -26,12 +26,9 @@ from typing import Any
 
 from verl_crpo.rewards.case import build_case
 from verl_crpo.rewards.objectives import (
-    accuracy_reward,
     assess,
-    comprehensiveness_reward,
     consistency,
-    faithfulness_reward,
-    format_reward,
+    objective_rewards,
     options_addressed,
 )
 from verl_crpo.rewards.parsing import parse_response
@@ -173,12 +170,7 @@ def score_with(
     case = build_case(data_source, ground_truth, extra_info, need_question=config.weights["faithfulness"] > 0)
     parsed = parse_response(solution_str, config.analysis_tag, config.conclusion_tag)
     a = assess(parsed, case)
-    objectives = {
-        "accuracy": accuracy_reward(a),
-        "format": format_reward(a),
-        "faithfulness": faithfulness_reward(a),
-        "comprehensiveness": comprehensiveness_reward(a),
-    }
+    objectives = objective_rewards(a)
     result = {"score": sum(config.weights[name] * value for name, value in objectives.items())}
     result.update(objectives)
     result.update(
