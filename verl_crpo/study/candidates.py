@@ -46,6 +46,8 @@ _INVENTED = (
     "The patient had a kidney transplant in 2015 and was recently started on warfarin.",
     "Her brother had the same illness last month and she smoked for 30 years.",
 )
+# The axes of a malformed candidate: one line naming the option, no tags, nothing else.
+_MALFORMED = ("malformed", "vague", "none", False)
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,6 @@ def candidate_pool(case: ClinicalCase, seed: int = 0) -> list[Candidate]:
         name = case.options[letter]
         pool.append(Candidate(f"The answer is {name}. \\boxed{{{letter}}}", letter, letter == case.answer, *_MALFORMED))
     return pool
-
-
-_MALFORMED = ("malformed", "vague", "none", False)
 
 
 def _disease(case: ClinicalCase, letter: str) -> Disease:
