@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from verl_crpo.rewards.lexicon import DISCOURSE_WORDS
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, numbers_in, sanitize, stem, stems_of, words_of
+import regex
 
-__all__ = ["LETTERS", "SHINGLE", "Case", "build_case"]
+from verl_crpo.rewards.lexicon import DISCOURSE_WORDS
+from verl_crpo.rewards.negation import polarity
+from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, numbers_in, sanitize, stem, stems_of, words_of
+
+__all__ = ["LETTERS", "SHINGLE", "Case", "abbreviation_owner", "build_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,16 @@ class Case:
         negative_stem: whether the question asks for the exception ("Which is NOT a feature",
             "all of the following EXCEPT", "least likely"): the answer is the option the
             analysis argues *against*.
+        reported: finding stems the case states without a negation (:mod:`~verl_crpo.rewards.negation`).
+        denied: finding stems the case only denies ("denies weight loss", "no rash").
+        stubs: every 3- to 5-letter prefix of a case or option word: a response word that is one
+            of them is a stub of the case's or an option's own words ("lith." for lithium), not
+            knowledge.
+        text_patterns: per letter, a pattern finding the option's whole text in lower-cased,
+            ASCII-folded text (``None`` for one-word options, found by name), or, for numeric
+            options ("8:10", "12 mEq/L"), its number sequence with its own boundaries.
+        abbreviations: upper-case abbreviations a response may name an option by, to their
+            letter, computed on demand (:func:`abbreviation_owner`).
     """
 
     gold: str
@@ -97,6 +110,11 @@ class Case:
     acronyms: Mapping[str, str]
     has_patient: bool
     negative_stem: bool
+    reported: frozenset[str]
+    denied: frozenset[str]
+    stubs: frozenset[str]
+    text_patterns: Mapping[str, regex.Pattern | None]
+    abbreviations: dict[str, str | None]
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -210,6 +228,7 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
             key_owner.setdefault(key, []).append(letter)
             key_gates.setdefault(stem(key), set()).add(key)
     numbers = set(numbers_in(question + " " + option_text))
+    reported, denied = _polar_findings(question)
     return Case(
         gold=gold,
         options=MappingProxyType(options),
@@ -227,6 +246,13 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         acronyms=MappingProxyType(_acronyms(options)),
         has_patient=not _PATIENT_WORDS.isdisjoint(question_words) or bool(_AGE.search(question.lower())),
         negative_stem=bool(_NEGATIVE_STEM.search(question[-300:])),
+        reported=frozenset(reported - denied),
+        denied=frozenset(denied - reported),
+        stubs=frozenset(
+            w[:k] for w in set(question_words) | set(words_of(option_text)) if w.isalpha() for k in (3, 4, 5) if len(w) > k
+        ),
+        text_patterns=MappingProxyType({letter: _text_pattern(text) for letter, text in options.items()}),
+        abbreviations={},
     )
 
 
@@ -319,3 +345,84 @@ def _temperature_conversions(numbers: set[str]) -> set[str]:
             fahrenheit = value * 9.0 / 5.0 + 32.0
             out.update({f"{fahrenheit:.1f}".rstrip("0").rstrip("."), str(round(fahrenheit))})
     return out
+
+
+def _polar_findings(question: str) -> tuple[set[str], set[str]]:
+    """Finding stems the case states and those it denies (a stem can be both: "no rash" and "rash on the arm")."""
+    words, denied = polarity(question)
+    content = [(w, d) for w, d in zip(words, denied, strict=True) if w not in GENERIC_WORDS]
+    return stems_of(w for w, d in content if not d), stems_of(w for w, d in content if d)
+
+
+_NUMERIC_OPTION = regex.compile(r"^[\d\s.,:/%<>=+\-]*+[a-z/%\s]{0,12}$")
+
+
+def _text_pattern(text: str) -> regex.Pattern | None:
+    """A pattern for the option's whole text (several words) or its numbers (a numeric option)."""
+    low = ascii_fold(text.lower())
+    numbers = regex.findall(r"\d++(?:[.,]\d++)?", low)
+    if numbers and _NUMERIC_OPTION.match(low):
+        # "8:10" must not match inside "18:10" or "8:100"; "12 mEq/L" is named by "12" alone.
+        if regex.search(r"\d\s*[:/]\s*\d", low):
+            body = r"\s*+[:/]\s*+".join(regex.escape(n) for n in numbers)
+        else:
+            # "30 mL/h" is named with its unit: "for 30 kg" is not the option.
+            unit = regex.search(r"[a-z%]++", low)
+            if unit:
+                return regex.compile(rf"(?<![\d.,:/]){regex.escape(numbers[0])}\s*+{regex.escape(unit.group())}(?![a-z])")
+            body = regex.escape(numbers[0])
+        return regex.compile(rf"(?<![\d.,:/])(?:{body})(?![\d:/]|[.,]\d)")
+    words = low.translate(WORD_BREAKS).split()
+    if len(words) < 2:
+        return None
+    return regex.compile(r"(?<![a-z0-9])" + r"[^a-z0-9]++".join(regex.escape(w) for w in words) + r"(?![a-z0-9])")
+
+
+_ABBREVIATION_LIMIT = 512
+# Two-letter abbreviations that are not initials but universal in clinical writing.
+_TWO_LETTER = frozenset({"tb"})
+
+
+def abbreviation_owner(case: Case, token: str) -> str | None:
+    """The option an upper-case abbreviation names, or ``None``: "MTX" for methotrexate, "TB" for tuberculosis.
+
+    An abbreviation names an option when its first letter starts a word of the option's text and
+    its letters occur in that text in order (initials, or letters inside one long word), for one
+    option only, and the case text does not use it itself (then it names a finding: "TSH").
+    Memoised per case.
+
+    Example:
+        >>> case = build_case("demo", "A", {"question": "A cough for 3 weeks.",
+        ...     "options": {"A": "Tuberculosis", "B": "Methotrexate toxicity", "C": "Sarcoidosis"}}, True)
+        >>> abbreviation_owner(case, "TB"), abbreviation_owner(case, "MTX"), abbreviation_owner(case, "XYZ")
+        ('A', 'B', None)
+    """
+    known = case.abbreviations
+    if token in known:
+        return known[token]
+    low = token.lower()
+    owners = [letter for letter, text in case.options.items() if _abbreviates(low, ascii_fold(text.lower()))]
+    owner = owners[0] if len(owners) == 1 and low not in case.words else None
+    if len(known) < _ABBREVIATION_LIMIT:
+        known[token] = owner
+    return owner
+
+
+def _abbreviates(abbreviation: str, text: str) -> bool:
+    words = text.translate(WORD_BREAKS).split()
+    if len(abbreviation) == 2 and abbreviation not in _TWO_LETTER:
+        # Two letters spread inside words name too much ("MI" is not methimazole): initials only.
+        return any(a[0] == abbreviation[0] and b[0] == abbreviation[1] for a, b in zip(words, words[1:]))
+    for start, word in enumerate(words):
+        if not word.startswith(abbreviation[0]):
+            continue
+        rest = " ".join(words[start:])
+        position = 0
+        for char in abbreviation:
+            position = rest.find(char, position)
+            if position == -1:
+                break
+            position += 1
+        else:
+            return True
+    return False

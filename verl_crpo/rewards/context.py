@@ -24,9 +24,12 @@ from __future__ import annotations
 
 from itertools import compress, count
 
-from verl_crpo.rewards.lexicon import NEGATION_WORDS, REJECT_WORDS, SUPPORT_WORDS
+import regex
 
-__all__ = ["NEGATION_SCOPE", "contrast_before", "stance"]
+from verl_crpo.rewards.lexicon import NEGATION_WORDS, REJECT_WORDS, SUPPORT_WORDS
+from verl_crpo.rewards.text import WORD_BREAKS
+
+__all__ = ["NEGATION_SCOPE", "Verdict", "claim_stance", "contrast_before", "stance", "undecided"]
 
 NEGATION_SCOPE = 3
 # Nouns that "<option> is the ..." names as the answer the question asks for.
@@ -54,11 +57,13 @@ _NEGATORS = NEGATION_WORDS | {"less", "least"}
 _CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "versus", "vs", "nor"})
 
 
-def stance(words: list[str]) -> float:
+def stance(words: list[str], lone_negation: float = 0.5) -> float:
     """Support minus rejection in a clause about one option (rules in the module docstring).
 
     Args:
         words: the clause's lower-cased words (:func:`~verl_crpo.rewards.text.words_of`).
+        lone_negation: what a negation that negates no trigger counts against (rule 3); 0 for
+            a sentence that only continues a claim ("None of the others produces this").
 
     Returns:
         A float; positive when the clause argues for, negative when against, 0 when neutral.
@@ -80,7 +85,7 @@ def stance(words: list[str]) -> float:
         kind = _TRIGGERS[words[i]]
         if kind == "neg":
             if not consumed:
-                total -= 0.5
+                total -= lone_negation
             negated_until, consumed = i + NEGATION_SCOPE, False
             continue
         if kind == "the":
@@ -97,7 +102,11 @@ def stance(words: list[str]) -> float:
                 total -= 1.0
             continue
         elif kind == "reject":
-            total -= 1.0
+            if i <= negated_until and not consumed:
+                total += 0.5  # "is not contraindicated", "would not worsen": a negated rejection
+                consumed = True
+            else:
+                total -= 1.0
             continue
         # A support trigger: negated by a pending negation or by "less" just before it.
         if i <= negated_until and not consumed:
@@ -108,7 +117,7 @@ def stance(words: list[str]) -> float:
         else:
             total += 1.0
     if not consumed:
-        total -= 0.5
+        total -= lone_negation
     return total
 
 
@@ -120,3 +129,97 @@ def contrast_before(words: list[str]) -> bool:
         (True, False)
     """
     return bool(words) and (words[-1] in _CONTRAST or words[-2:] == ["instead", "of"])
+
+
+class Verdict:
+    """What a claim, or all the claims of a block, say of one option (plain strings, for readable dumps)."""
+
+    SUPPORTS = "supports"
+    REJECTS = "rejects"
+    UNCERTAIN = "uncertain"
+    NEUTRAL = "neutral"
+
+
+# Left open rather than rejected: "cannot be ruled out", "remains possible", "is also plausible".
+_UNCERTAIN = regex.compile(
+    r"\b(?:cannot|can ?not|cant|could not|couldnt|not|unable to|difficult to|hard to|impossible to)\s++(?:yet\s++)?"
+    r"(?:be\s++)?(?:completely\s++|entirely\s++|fully\s++|definitively\s++|confidently\s++|reliably\s++)?"
+    r"(?:ruled?\s++out|rule\s++it\s++out|excluded?|eliminated?|dismissed?|discounted)"
+    r"|\bremains?\s++(?:a\s++|an\s++|still\s++)?(?:possib|plausib|consideration|on the differential|in the differential|"
+    r"open|a candidate|viable|in play)"
+    r"|\b(?:is|are)\s++(?:also\s++|still\s++|equally\s++)?(?:possible|plausible|a possibility|conceivable|"
+    r"not excluded|not ruled out)"
+    r"|\b(?:should|must|needs?\s++to)\s++(?:also\s++|still\s++)?be\s++(?:considered|kept in mind|entertained)"
+)
+# The analysis or conclusion as a whole declines to decide.
+_UNDECIDED = regex.compile(
+    r"\bcannot\s++(?:be\s++)?(?:certain|sure|determined?|decided?|distinguish\w*+|say)"
+    r"|\b(?:not|impossible to be|hard to be)\s++(?:sure|certain)\b|\b(?:uncertain|unclear|undetermined|equivocal|"
+    r"indeterminate|inconclusive)\b"
+    r"|\bfurther\s++(?:testing|tests|workup|work-up|evaluation|investigation|studies|information|data)\s++"
+    r"(?:is\s++|are\s++|would\s++be\s++)?(?:needed|required|necessary|warranted)"
+)
+# A contrast hands the verdict to what follows it ("X could cause fever, but ... argues against it").
+_CONTRAST_AFTER = regex.compile(r"\b(?:but|however|yet|nevertheless|nonetheless|still)\b")
+# A clause opened by these is subordinate: the main clause, after its comma, holds the verdict.
+_CONTRAST_OPENERS = ("although ", "though ", "even though ", "while ", "whereas ", "despite ", "even if ")
+
+
+def claim_stance(clause: str, lone_negation: float = 0.5) -> tuple[str, bool]:
+    """The verdict of one claim about one option, and whether a contrast decided it.
+
+    Rules (our choices): a clause that leaves the option open ("cannot be ruled out", "remains
+    possible") is uncertain, whatever else it says; after a contrast ("but", "however") the part
+    after it decides when it takes a stance, else the part before; a clause opened by
+    "although"/"while" is decided by its main clause, after the first comma. The part that
+    decides is read by :func:`stance`.
+
+    Args:
+        clause: the claim's text, lower-cased (punctuation kept).
+        lone_negation: passed to :func:`stance`.
+
+    Returns:
+        ``(verdict, contrasted)``: a :class:`Verdict` value, and whether the text held a contrast.
+
+    Example:
+        >>> claim_stance("option b is consistent with the fever. however, option b is unlikely given the rash.")
+        ('rejects', True)
+        >>> claim_stance("lymphoma also remains possible; it cannot be ruled out.")
+        ('uncertain', False)
+        >>> claim_stance("although it can cause a rash, it is the drug of choice here.")
+        ('supports', True)
+    """
+    contrasted = False
+    part = clause
+    for opener in _CONTRAST_OPENERS:
+        if clause.startswith(opener) and "," in clause:
+            part, contrasted = clause[clause.index(",") + 1 :], True
+            break
+    else:
+        cuts = [m.end() for m in _CONTRAST_AFTER.finditer(clause)]
+        if cuts:
+            tail = clause[cuts[-1] :]
+            tail_verdict = _verdict_of(tail, lone_negation)
+            if tail_verdict != Verdict.NEUTRAL:
+                return tail_verdict, True
+            part, contrasted = clause[: cuts[-1]], True
+    return _verdict_of(part, lone_negation), contrasted
+
+
+def _verdict_of(text: str, lone_negation: float) -> str:
+    if _UNCERTAIN.search(text):
+        return Verdict.UNCERTAIN
+    value = stance(text.translate(WORD_BREAKS).split(), lone_negation)
+    if value > 0:
+        return Verdict.SUPPORTS
+    return Verdict.REJECTS if value < 0 else Verdict.NEUTRAL
+
+
+def undecided(text: str) -> bool:
+    """Whether a text declines to decide ("I cannot be certain", "further testing is needed").
+
+    Example:
+        >>> undecided("i cannot be certain; further testing is needed."), undecided("it is pneumonia.")
+        (True, False)
+    """
+    return _UNDECIDED.search(text) is not None

@@ -54,7 +54,7 @@ from verl_crpo.rewards.lexicon import (
     STOP_WORDS,
     TEST_WORDS,
 )
-from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, normalize_number, stems_of
+from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, normalize_number, stem, stems_of
 
 __all__ = ["MAX_CANDIDATES", "MAX_INVENTED", "grader_directed", "invented_findings", "strip_copied"]
 
@@ -86,15 +86,33 @@ _LAB_BEFORE = regex.compile(
 )
 _NUMBER = regex.compile(r"\d++(?:[.,]\d++)*+")
 _COMPUTED = regex.compile(r"[=≈]\s*+(\d++(?:[.,]\d++)*+)")
-_OPERATOR = regex.compile(r"[=≈×*+±−]")
+_OPERATOR = regex.compile(r"[=≈×*+±−→÷]")
 _THRESHOLD = regex.compile(
     r"(?:(?<![a-z/])[<>≤≥~]=?|\b(?:above|below|over|under|exceed\w*+|greater than|less than|more than|fewer than|"
     r"at least|at most|up to|cut-?off|threshold|target|goal|normal|range|between|typically|usually|"
     r"if|when|would|could|require\w*+|sensitivity|specificity|mortality|risk|incidence|prevalence|"
-    r"approximately|about|roughly|around|not|no|never|without|doesnt|doesn't|cannot|gap|gradient|corrected|"
+    r"not|no|never|without|doesnt|doesn't|cannot|gap|gradient|corrected|"
     r"calculated|estimated|expected|predicted|ratio|index|score|clearance))\s*+\S*+\s*+$"
 )
 _RANGE_AFTER = regex.compile(r"\s*+\S{0,12}?\s*+(?:-|–|to)\s*+\d")
+# A range is a reference ("normal 135-145", "typically 1.5-2.5") only with a cue near it; else a value.
+_REFERENCE_CUE = regex.compile(
+    r"\b(?:normal|range|reference|typical\w*+|usual\w*+|between|target|goal|therapeutic|toxic|cut-?off|threshold|"
+    r"expected|ideal|recommended|maintain\w*+|keep)\b"
+)
+# A hedge before a value asserted about the patient does not make it a reference.
+_HEDGE = regex.compile(r"(?:\b(?:approximately|about|roughly|around|nearly|almost|circa|some)|~)\s*+$")
+_PATIENT_REFERENCE = regex.compile(r"\b(?:his|her|their|patient|she|he|they|him|child|infant|woman|man)\b")
+# Vital signs and ages are always some person's: "a temperature of 39.5 °C", "a 45-year-old".
+_VITAL_UNIT = regex.compile(r"\s*+(?:°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|/min\b|bpm\b|breaths\b|-?\s*+(?:year|month|week|day)s?[- ]old\b)")
+_CLAUSE_BACK = 80
+
+
+def _about_patient(low: str, start: int) -> bool:
+    """Whether the clause before ``start`` refers to the patient ("her sodium is", "he weighs")."""
+    window = low[max(0, start - _CLAUSE_BACK) : start]
+    cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "))
+    return _PATIENT_REFERENCE.search(window, cut + 1) is not None
 _FACT_VERBS = (
     r"has|had|have|presents with|presented with|developed|suffers from|suffered from|complained of|complains of|"
     r"reported|describes|described|was found to have|was noted to have|is taking|takes|took|was started on|"
@@ -207,24 +225,19 @@ _ITEM_NEGATIONS = frozenset({"no", "not", "none", "never", "without", "nothing",
 _MODIFIERS = NEGATION_WORDS | HYPOTHETICAL_WORDS
 _NOT_FINDINGS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS
 _TEST_WORDS_SET = TEST_WORDS | {w + "s" for w in TEST_WORDS}
-_GRADER_GATES = (
-    "instruction",
-    "ignore",
-    "disregard",
-    "marks",
-    "score",
-    "reward",
-    "grader",
-    "evaluator",
-    "credit",
-    "rubric",
-)
+# Addressing the grader: each alternative opens with one of these words, so a text without any of
+# them cannot match (the pre-filter is derived from the pattern's own words, never kept apart).
+_GRADER_COMMANDS = ("ignore", "disregard", "forget", "override")
+_GRADER_PRAISE = ("full", "maximum", "max", "perfect", "highest", "top")
+_GRADER_NAMES = ("grader", "graders", "reward model", "reward function", "evaluator", "scoring system", "scoring rubric")
+_GRADER_ORDERS = ("you must", "you should")
 _GRADER = regex.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:instructions?|rules?|rubric|prompt|guidelines)\b"
-    r"|\b(?:full|maximum|max|perfect|highest|top)\s++(?:marks?|scores?|rewards?|points|credit)\b"
-    r"|\b(?:grader|graders|reward model|reward function|evaluator|scoring (?:system|rubric)|"
-    r"you (?:must|should) (?:score|grade|award|rate))\b"
+    rf"\b(?:{'|'.join(_GRADER_COMMANDS)})\b[^.\n]{{0,40}}?\b(?:instructions?|rules?|rubric|prompt|guidelines)\b"
+    rf"|\b(?:{'|'.join(_GRADER_PRAISE)})\s++(?:marks?|scores?|rewards?|points|credit)\b"
+    rf"|\b(?:{'|'.join(_GRADER_NAMES)})\b"
+    rf"|\b(?:{'|'.join(_GRADER_ORDERS)})\s++(?:score|grade|award|rate|give)\b"
 )
+_GRADER_GATES = tuple(word.split()[0] for word in _GRADER_COMMANDS + _GRADER_PRAISE + _GRADER_NAMES + _GRADER_ORDERS)
 
 
 def strip_copied(words: list[str], case: Case) -> tuple[list[str], float]:
@@ -280,6 +293,7 @@ def invented_findings(text: str, case: Case, lowered: str | None = None, vocabul
     # Most responses only quote the case's numbers: their distinct tokens settle it at once.
     unknown = any(normalize_number(number) not in case.numbers for number in set(numbers))
     count = _invented_values(low, numbers, case) if unknown else 0
+    count += _invented_results(low, case)
     count += _invented_assertions(low, case, MAX_INVENTED - count, vocabulary)
     return min(count, MAX_INVENTED)
 
@@ -305,13 +319,50 @@ def _invented_values(low: str, numbers: list[str], case: Case) -> int:
             continue  # a case value, or one the response computes: "anion gap of 27 (131 - [96 + 8])"
         examined += 1
         unit = _UNIT_AFTER.match(low, end, end + 12)
-        if not (unit or _LAB_BEFORE.search(low, max(0, start - 40), start)):
+        lab = _LAB_BEFORE.search(low, max(0, start - 40), start) is not None
+        if not (unit or lab):
             continue
         if not case.has_patient and not (unit and unit.group().rstrip().endswith("old")):
             continue  # without a patient, a value is knowledge ("50% saturated"); only an age invents one
-        if _THRESHOLD.search(low, max(0, start - 24), start) or _RANGE_AFTER.match(low, end, end + 16):
+        if _THRESHOLD.search(low, max(0, start - 24), start):
             continue
+        if _RANGE_AFTER.match(low, end, end + 16) and _REFERENCE_CUE.search(low, max(0, start - 40), end + 40):
+            continue
+        if not (lab or _VITAL_UNIT.match(low, end, end + 12) or _about_patient(low, start)):
+            continue  # "4 mL/kg/h for the first 10 kg" is a rule, not a fact about this patient
+        if _HEDGE.search(low, max(0, start - 16), start) and not (lab or _about_patient(low, start)):
+            continue  # "about 50 % of patients" is knowledge; "her sodium is about 126 mmol/L" is not
         count += 1
+    return count
+
+
+_TESTS = "|".join(sorted((regex.escape(w) for w in TEST_WORDS), key=len, reverse=True))
+# "his ECG shows ...", "her chest CT is entirely normal", "his ANA is negative": a result, in any tense.
+_POSSESSED_RESULT = regex.compile(
+    rf"\b(?:his|her|their|the patient's|patient's|the patients)\s++(?:[a-z0-9-]++\s++){{0,3}}?(?P<test>{_TESTS})s?"
+    r"\s++(?:also\s++|now\s++|today\s++)?(?:shows?|showed|demonstrates?|demonstrated|reveals?|revealed|is|are|was|"
+    r"were|confirms?|confirmed|came back|returned|remains?|discloses?|indicates?)\b"
+)
+# "he has a palpable goitre", "she has a positive ANA": an examination or test result, in any tense.
+_HAS_RESULT = regex.compile(
+    r"\b(?:he|she|they|the patient|patient)\s++(?:also\s++|now\s++)?(?:has|have|had)\s++(?:a\s++|an\s++)?"
+    r"(?:palpable|audible|positive|negative|reactive|visible|nontender|tender|enlarged)\s++(?P<item>[a-z0-9-]++)"
+)
+
+
+def _invented_results(low: str, case: Case) -> int:
+    """Test and examination results asserted about the patient that the case lacks (rules 3-4)."""
+    count = 0
+    if "his " in low or "her " in low or "their " in low or "patient" in low:
+        for match in _POSSESSED_RESULT.finditer(low):
+            test = match.group("test")
+            if not case.has_patient or (test not in case.words and stem(test) not in case.findings):
+                count += 1
+    if " has " in low or " had " in low or " have " in low:
+        for match in _HAS_RESULT.finditer(low):
+            item = match.group("item")
+            if not case.has_patient or stem(item) not in case.findings:
+                count += 1
     return count
 
 
@@ -321,7 +372,9 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
         return 0
     counted: list[tuple[int, int]] = []
     count = examined = 0
-    for start, end, _ in _assertion_items(low, case.has_patient, vocabulary):
+    # A knowledge question's "the child has a high fever" describes the typical patient: readings
+    # in the present tense are allowed there too (leaning towards false negatives).
+    for start, end, _ in _assertion_items(low, True, vocabulary):
         examined += 1
         if examined > MAX_CANDIDATES or count >= limit:
             break

@@ -138,7 +138,7 @@ SUPPORT_WORDS = _inflected(
     """
     likely consistent compatible explain support suggest suggestive indicate indicative
     pathognomonic fit favour favor confirm correct best appropriate ideal optimal choose select account
-    point preferred effective responsible definitive mainstay cornerstone
+    point preferred effective responsible definitive mainstay cornerstone diagnostic
     """
 )
 # "classic", "typical", "characteristic" and "hallmark" describe what an option is classic *for*,

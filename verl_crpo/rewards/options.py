@@ -48,7 +48,7 @@ from itertools import accumulate
 
 import regex
 
-from verl_crpo.rewards.case import Case, name_probe
+from verl_crpo.rewards.case import Case, abbreviation_owner, name_probe
 from verl_crpo.rewards.context import contrast_before, stance
 from verl_crpo.rewards.lexicon import (
     DISCOURSE_WORDS,
@@ -141,6 +141,7 @@ class Sentences:
         tokens: per sentence, its text with word breaks as spaces (``split()`` gives its words).
         words: the block's words, as :func:`~verl_crpo.rewards.text.words_of` gives them.
         vocabulary: the set of ``words``.
+        cased: ``text`` before lower-casing (same offsets): letters and abbreviations are read in capitals.
     """
 
     text: str
@@ -149,6 +150,7 @@ class Sentences:
     tokens: list[str]
     words: list[str]
     vocabulary: frozenset[str]
+    cased: str
 
 
 def sentences_of(block: str) -> Sentences:
@@ -168,12 +170,13 @@ def sentences_of(block: str) -> Sentences:
         for mark, word in _MARKS.items():
             if mark in text:
                 text = text.replace(mark, word)
-    text = ascii_fold(text.lower().replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
+    cased = ascii_fold(text.replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
+    text = cased.lower()
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
     broken = text.translate(_WORD_BREAKS_KEEP)
     words = broken.split()
-    return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words))
+    return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words), cased)
 
 
 def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
@@ -309,7 +312,94 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
     _add_names(found, text, starts, end, sorted(present), case)
     if case.acronyms:
         _add_acronyms(found, text, starts, end, sorted(case.acronyms.keys() & block.vocabulary), case)
+    _add_whole_texts(found, block, starts, end, case)
+    _add_abbreviations(found, block, starts, end, case)
+    _add_bare_letters(found, block, starts, end, case)
+    for position, letters in groups_of(block, end):
+        for letter in letters:
+            if letter in case.options:
+                _add(found, bisect_right(starts, position) - 1, letter, position)
     return found
+
+
+def _add_whole_texts(found: dict[int, dict[str, int]], block: Sentences, starts: list[int], end: int, case: Case):
+    """Add each option named by its whole text ("Neonatal hepatitis with ...") or its numbers ("8:10").
+
+    Longer texts first: a match inside an earlier, longer match (an option whose text holds
+    another's) names only the longer option.
+    """
+    taken: list[tuple[int, int]] = []
+    ordered = sorted(case.text_patterns.items(), key=lambda item: -len(case.options[item[0]]))
+    for letter, pattern in ordered:
+        if pattern is None or not _gate(case.options[letter], block.vocabulary):
+            continue
+        for match in pattern.finditer(block.text, 0, end):
+            if any(s <= match.start() and match.end() <= e for s, e in taken):
+                continue
+            taken.append(match.span())
+            _add(found, bisect_right(starts, match.start()) - 1, letter, match.start())
+
+
+def _gate(option_text: str, vocabulary: frozenset[str]) -> bool:
+    # Its first word (or number) must be in the block for the whole text to be there.
+    first = ascii_fold(option_text.lower()).translate(WORD_BREAKS).split()
+    return bool(first) and first[0] in vocabulary
+
+
+_CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z0-9]{1,5}(?![A-Za-z0-9])")
+
+
+def _add_abbreviations(found: dict[int, dict[str, int]], block: Sentences, starts: list[int], end: int, case: Case):
+    """Add the options named by an upper-case abbreviation ("MTX", "TB", "HCTZ"): :func:`abbreviation_owner`."""
+    for match in _CAPITALS.finditer(block.cased, 0, end):
+        token = match.group()
+        if sum(c.isupper() for c in token) < 2:
+            continue
+        letter = abbreviation_owner(case, token)
+        if letter is not None:
+            _add(found, bisect_right(starts, match.start()) - 1, letter, match.start())
+
+
+# A line that starts with a capital letter and a space ("B chr 7 del (Williams): ... -> no").
+_BARE_LETTER = re.compile(r"(?:^|(?<=\n)|(?<=\x1f))[ \t*>#|-]*([A-J])[ \t]+(?=[A-Za-z0-9(])")
+
+
+def _add_bare_letters(found: dict[int, dict[str, int]], block: Sentences, starts: list[int], end: int, case: Case):
+    """Add list items opened by a bare capital letter, when two or more items are (a list, not the article "A")."""
+    hits = [(m.start(1), m.group(1)) for m in _BARE_LETTER.finditer(block.cased, 0, end)]
+    if len({letter for _, letter in hits}) < 2:
+        return
+    for position, letter in hits:
+        if letter in case.options:
+            _add(found, bisect_right(starts, position) - 1, letter, position)
+
+
+_LETTER = r"\(?([A-J])\)?"
+_JOIN = r"\s*+(?:,\s*+(?:and\s++|or\s++)?|/|&|\band\s++|\bor\s++|\bnor\s++)\s*+(?:(?:options?|choices?)\s++)?"
+_GROUP = regex.compile(rf"(?<![A-Za-z0-9'])(?:(?:[Oo]ptions?|[Cc]hoices?|[Nn]either)\s++)?{_LETTER}(?:{_JOIN}{_LETTER})++(?![A-Za-z0-9'])")
+_RANGE = regex.compile(
+    r"(?:(?<=[Oo]ptions\s)|(?<=[Cc]hoices\s)|(?<=\())\s*+([A-J])\s*+(?:-|\?|to|through)\s*+([A-J])(?![A-Za-z0-9])"
+)
+
+
+def groups_of(block: Sentences, end: int | None = None) -> list[tuple[int, tuple[str, ...]]]:
+    """Options named together: ``(offset, letters)`` for "B and C", "B, C and D", "neither B nor C", "options A-C".
+
+    Example:
+        >>> groups_of(sentences_of("B and C are both loop diuretics; options D-F raise potassium."))
+        [(0, ('B', 'C')), (41, ('D', 'E', 'F'))]
+    """
+    end = len(block.cased) if end is None else end
+    out = []
+    for match in _GROUP.finditer(block.cased, 0, end):
+        letters = tuple(dict.fromkeys(match.captures(1) + match.captures(2)))
+        if len(letters) >= 2:
+            out.append((match.start(), letters))
+    for match in _RANGE.finditer(block.cased, 0, end):
+        first, last = match.group(1), match.group(2)
+        if first < last:
+            out.append((match.start(1), tuple(chr(c) for c in range(ord(first), ord(last) + 1))))
+    return sorted(out)
 
 
 def _option_refs(text: str, end: int) -> list[tuple[int, str]]:

@@ -6,11 +6,12 @@ diagnostics:
 
 * ``num_answers``: how many ``\\boxed`` the response holds (every one counts as an answer).
 * ``structure_ok``: 1.0 when the analysis/conclusion structure is recognisable.
-* ``findings_cited``: distinct case findings the analysis cites in its own words.
+* ``findings_cited``: distinct case findings the analysis cites (misread units left out).
 * ``copied_fraction``: share of the analysis copied verbatim from the case text, in [0, 1].
 * ``invented_findings``: statements about the patient the case does not support.
-* ``options_addressed``: options the analysis says something specific about (the chosen one
-  without rejecting it, the others in any stance).
+* ``misread_findings``: analysis units that assert a finding the case denies or deny one it reports.
+* ``options_addressed``: options the analysis weighs rightly with a distinctive reason (the gold
+  one not rejected, the others not supported; none left open).
 * ``consistency``: the consistency term of faithfulness, in [0, 1].
 * ``grader_directed``: 1.0 when the response addresses the grader ("full marks").
 """
@@ -25,13 +26,9 @@ from types import MappingProxyType
 from typing import Any
 
 from verl_crpo.rewards.case import build_case
-from verl_crpo.rewards.objectives import (
-    assess,
-    consistency,
-    objective_rewards,
-    options_addressed,
-)
+from verl_crpo.rewards.objectives import consistency, objective_rewards, options_addressed
 from verl_crpo.rewards.parsing import parse_response
+from verl_crpo.rewards.reading import read
 from verl_crpo.weights import validate_weights
 
 __all__ = [
@@ -55,6 +52,7 @@ DIAGNOSTICS = (
     "findings_cited",
     "copied_fraction",
     "invented_findings",
+    "misread_findings",
     "options_addressed",
     "consistency",
     "grader_directed",
@@ -169,16 +167,17 @@ def score_with(
     """Score one response with an already validated ``config`` (see :func:`compute_score`)."""
     case = build_case(data_source, ground_truth, extra_info, need_question=config.weights["faithfulness"] > 0)
     parsed = parse_response(solution_str, config.analysis_tag, config.conclusion_tag)
-    a = assess(parsed, case)
+    a = read(parsed, case)
     objectives = objective_rewards(a)
     result = {"score": sum(config.weights[name] * value for name, value in objectives.items())}
     result.update(objectives)
     result.update(
         num_answers=float(parsed.num_boxes),
         structure_ok=float(parsed.structure_ok),
-        findings_cited=float(a.findings_cited),
+        findings_cited=float(len(a.findings_cited)),
         copied_fraction=float(a.copied_fraction),
         invented_findings=float(a.invented),
+        misread_findings=float(a.misread),
         options_addressed=float(options_addressed(a)) if parsed.structure_ok else 0.0,
         consistency=float(consistency(a)),
         grader_directed=float(a.grader_directed),
@@ -210,8 +209,8 @@ def compute_score(
     Example:
         >>> info = {"question": "A 30-year-old man has fever, productive cough and right basal crackles.",
         ...         "options": {"A": "Asthma", "B": "Pneumonia"}, "index": 0}
-        >>> response = ("<dx>Fever, productive cough and basal crackles point to pneumonia. Asthma is unlikely "
-        ...             "because there is no wheeze.</dx><conclusion>Fever with crackles: pneumonia. "
+        >>> response = ("<dx>Fever, productive cough and basal crackles point to pneumonia. Asthma is unlikely: "
+        ...             "it causes episodic reversible bronchospasm.</dx><conclusion>Fever with crackles: pneumonia. "
         ...             "Final answer: \\\\boxed{B}</conclusion>")
         >>> r = compute_score("medqa", response, "B", info, reward_router_address=None)
         >>> r["accuracy"], r["format"], r["comprehensiveness"]

@@ -1,0 +1,111 @@
+"""NegEx-style polarity: which words of a text are denied ("no fever", "weight loss is absent").
+
+One function, :func:`polarity`, read the same way for the case and for a response, so that a
+citation can be checked against the case: a finding the case denies, asserted by a response,
+is a misreading, and so is a finding the case reports, denied.
+
+Rules (our choices, after NegEx, Chapman et al. 2001):
+
+1. **Pre-triggers** ("no", "not", "denies", "without", "never", "absence of", "negative for",
+   ...) deny the next :data:`CASE_SCOPE` words (case text) or :data:`RESPONSE_SCOPE` words (a
+   response: shorter, so that "no radiation of pain to the arm" does not deny "pain").
+2. **Post-triggers** ("absent", "negative", "is not present", "which she denies") deny the
+   :data:`POST_SCOPE` words before them.
+3. A scope ends early at a clause break: ``.``, ``;``, ``:``, "but", "however", "although",
+   "which", "who", "except", or a comma or "and" followed by a new subject or verb ("no rash,
+   and the spleen is palpable").
+
+Everything is one pass over the words; no pattern can backtrack.
+"""
+
+from __future__ import annotations
+
+import re
+
+from verl_crpo.rewards.text import ascii_fold
+
+__all__ = ["CASE_SCOPE", "POST_SCOPE", "RESPONSE_SCOPE", "polarity"]
+
+CASE_SCOPE = 6  # "no fever, night sweats, or weight loss": a list after one trigger
+RESPONSE_SCOPE = 4
+POST_SCOPE = 4
+
+_TOKEN = re.compile(r"[a-z0-9]+|[.;:,!?\n]")
+_PRE = frozenset(
+    "no not denies denied deny denying without never nor neither absence lack lacks lacking free negative "
+    "cannot cant doesnt dont didnt isnt arent wasnt werent hasnt havent hadnt nil none".split()
+)
+# "free" and "negative" deny only as "free of", "negative for".
+_NEEDS_NEXT = {"free": "of", "negative": "for"}
+_POST = frozenset("absent negative unremarkable denied denies".split())
+_BREAK_WORDS = frozenset("but however although though which who whom whereas while yet except aside".split())
+_NEW_CLAUSE = frozenset(
+    "a an the his her their she he they it is are was were has have had shows showed reveals revealed".split()
+)
+_PUNCT_BREAK = frozenset(".;:!?\n")
+
+
+def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]:
+    """The words of ``text`` and, for each, whether a negation denies it.
+
+    Args:
+        text: any text (lower-cased here; apostrophes dropped as in ``doesn't``).
+        scope: how many words a pre-trigger denies.
+
+    Returns:
+        ``(words, denied)``: the lower-cased words (punctuation dropped) and one flag per word.
+
+    Example:
+        >>> words, denied = polarity("She denies weight loss, and her fever is absent. She has a cough.")
+        >>> [w for w, d in zip(words, denied) if d and len(w) > 3]
+        ['weight', 'loss', 'fever']
+    """
+    tokens = _TOKEN.findall(ascii_fold(text.lower().replace("'", "").replace("\u2019", "")))
+    words: list[str] = []
+    denied: list[bool] = []
+    remaining = 0  # words the current pre-trigger still denies
+    clause_start = 0  # index in ``words`` where the current clause starts
+    previous = ""
+    for i, token in enumerate(tokens):
+        if token in _PUNCT_BREAK:
+            remaining, clause_start, previous = 0, len(words), token
+            continue
+        if token == ",":
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if following in _NEW_CLAUSE or following == "and":
+                remaining = 0
+            previous = token
+            continue
+        if token in _BREAK_WORDS or (token == "and" and _next_word(tokens, i) in _NEW_CLAUSE):
+            remaining, clause_start = 0, len(words)
+        if token in _POST and _is_post(token, tokens, i):
+            for j in range(max(clause_start, len(words) - POST_SCOPE), len(words)):
+                denied[j] = True
+        elif token == "not" and previous in {"is", "are", "was", "were"} and _next_word(tokens, i) in _SEEN:
+            for j in range(max(clause_start, len(words) - POST_SCOPE - 1), len(words)):
+                denied[j] = True
+        words.append(token)
+        denied.append(remaining > 0)
+        if remaining:
+            remaining -= 1
+        if token in _PRE and _NEEDS_NEXT.get(token, _next_word(tokens, i)) == _next_word(tokens, i):
+            remaining = scope
+        previous = token
+    return words, denied
+
+
+def _is_post(token: str, tokens: list[str], i: int) -> bool:
+    following = _next_word(tokens, i)
+    if token == "negative":
+        return following != "for"
+    if token in {"denies", "denied"}:
+        # "which she denies." ends its clause; "she denies fever" is a pre-trigger.
+        return following == "" or following in _PUNCT_BREAK or following == ","
+    return True
+
+
+_SEEN = frozenset("present seen found detected noted palpable heard elicited".split())
+
+
+def _next_word(tokens: list[str], i: int) -> str:
+    return tokens[i + 1] if i + 1 < len(tokens) else ""
