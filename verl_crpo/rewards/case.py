@@ -386,9 +386,10 @@ _TWO_LETTER = frozenset({"tb"})
 def abbreviation_owner(case: Case, token: str) -> str | None:
     """The option an upper-case abbreviation names, or ``None``: "MTX" for methotrexate, "TB" for tuberculosis.
 
-    An abbreviation names an option when its first letter starts a word of the option's text and
-    its letters occur in that text in order (initials, or letters inside one long word), for one
-    option only, and the case text does not use it itself (then it names a finding: "TSH").
+    An abbreviation names an option when it is the option's initials from its first word on
+    (at most one letter taken from inside a word: "NMOSD"), or, for a one-word option, letters of
+    that word in order from its first ("MTX", "HCTZ", "TB"), for one option only, and the case
+    text does not use it itself (then it names a finding: "TSH").
     Memoised per case.
 
     Example:
@@ -409,20 +410,35 @@ def abbreviation_owner(case: Case, token: str) -> str | None:
 
 
 def _abbreviates(abbreviation: str, text: str) -> bool:
-    words = text.translate(WORD_BREAKS).split()
-    if len(abbreviation) == 2 and abbreviation not in _TWO_LETTER:
-        # Two letters spread inside words name too much ("MI" is not methimazole): initials only.
-        return any(a[0] == abbreviation[0] and b[0] == abbreviation[1] for a, b in zip(words, words[1:]))
-    for start, word in enumerate(words):
-        if not word.startswith(abbreviation[0]):
+    """Initials from the option's first word on, at most one letter from inside a word ("NMOSD");
+    a one-word option by letters of its own, in order ("MTX", "HCTZ")."""
+    words = [w for w in text.translate(WORD_BREAKS).split() if w not in STOP_WORDS]
+    if not words or not words[0].startswith(abbreviation[0]):
+        return False
+    if len(words) == 1:
+        if len(abbreviation) == 2 and abbreviation not in _TWO_LETTER:
+            return False  # two letters inside one word name too much ("MI" is not methimazole)
+        return _in_order(abbreviation[1:], words[0][1:])
+    inside = 0
+    w, position = 0, 1  # matched the first letter at words[0][0]
+    for char in abbreviation[1:]:
+        if w + 1 < len(words) and words[w + 1][0] == char:
+            w, position = w + 1, 1
             continue
-        rest = " ".join(words[start:])
-        position = 0
-        for char in abbreviation:
-            position = rest.find(char, position)
-            if position == -1:
-                break
-            position += 1
-        else:
-            return True
-    return False
+        found = words[w].find(char, position)
+        if found == -1 or inside:
+            return False
+        inside, position = 1, found + 1
+    return True
+
+
+def _in_order(letters: str, word: str) -> bool:
+    position = 0
+    for char in letters:
+        position = word.find(char, position)
+        if position == -1:
+            return False
+        position += 1
+    return True
+
+

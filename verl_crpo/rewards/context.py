@@ -13,7 +13,8 @@ left-to-right pass over the clause's words computes everything.
    "nothing", "doesnt", ...) or "less" stands within :data:`NEGATION_SCOPE` words before it: then
    it counts -1 ("does not explain", "nothing here suggests", "less likely").
 2. A rejection trigger ("unlikely", "excluded", "contraindicated", "would worsen", "argues
-   against", a cross mark) counts -1; "rule out" / "ruled out" too.
+   against", a cross mark) counts -1; "rule out" / "ruled out" too; "against" only after a
+   verb of arguing ("argues", "points", "speaks", "weighs") or "is".
 3. A negation that negates no support trigger counts -1/2: it denies something about the option
    or the case ("no adrenal signs", "does not cause bradycardia").
 
@@ -47,12 +48,17 @@ _TRIGGERS = {
     "the": "the",
     "line": "line",
     "choice": "choice",
+    "against": "against",
     "rule": "rule",
     "rules": "rule",
     "ruled": "rule",
     "ruling": "rule",
 }
 _NEGATORS = NEGATION_WORDS | {"less", "least"}
+_AGAINST_VERBS = frozenset(
+    "argue argues argued arguing point points pointed speak speaks speaking count counts weigh weighs weighed "
+    "militate militates militating evidence goes go is are was strongly heavily".split()
+)
 # Words right before a second option that reject it: "levothyroxine rather than methimazole".
 _CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "versus", "vs", "nor"})
 
@@ -95,8 +101,13 @@ def stance(words: list[str], lone_negation: float = 0.5) -> float:
             if not (i and words[i - 1] == "first"):
                 continue
         elif kind == "choice":
-            if not (i and words[i - 1] == "of"):
+            if not (i and words[i - 1] in ("of", "my", "our")):
                 continue
+        elif kind == "against":
+            # "argues against it" is a verdict; "contracts against the outlet" is physiology.
+            if i and words[i - 1] in _AGAINST_VERBS:
+                total -= 1.0
+            continue
         elif kind == "rule":
             if i + 1 < len(words) and words[i + 1] == "out":
                 total -= 1.0
@@ -147,7 +158,7 @@ _UNCERTAIN = regex.compile(
     r"(?:ruled?\s++out|rule\s++it\s++out|excluded?|eliminated?|dismissed?|discounted)"
     r"|\bremains?\s++(?:a\s++|an\s++|still\s++)?(?:possib|plausib|consideration|on the differential|in the differential|"
     r"open|a candidate|viable|in play)"
-    r"|\b(?:is|are)\s++(?:also\s++|still\s++|equally\s++)?(?:possible|plausible|a possibility|conceivable|"
+    r"|\b(?:is|are)\s++(?:also\s++|still\s++|equally\s++|[a-z]++ly\s++)?(?:possible|plausible|a possibility|conceivable|"
     r"not excluded|not ruled out)"
     r"|\b(?:should|must|needs?\s++to)\s++(?:also\s++|still\s++)?be\s++(?:considered|kept in mind|entertained)"
 )
@@ -162,6 +173,7 @@ _UNDECIDED = regex.compile(
 # A contrast hands the verdict to what follows it ("X could cause fever, but ... argues against it").
 _CONTRAST_AFTER = regex.compile(r"\b(?:but|however|yet|nevertheless|nonetheless|still)\b")
 # A clause opened by these is subordinate: the main clause, after its comma, holds the verdict.
+_BARE_VERDICTS = {"no": Verdict.REJECTS, "not": Verdict.REJECTS, "yes": Verdict.SUPPORTS, "correct": Verdict.SUPPORTS}
 _CONTRAST_OPENERS = ("although ", "though ", "even though ", "while ", "whereas ", "despite ", "even if ")
 
 
@@ -170,7 +182,8 @@ def claim_stance(clause: str, lone_negation: float = 0.5) -> tuple[str, bool]:
 
     Rules (our choices): a clause that leaves the option open ("cannot be ruled out", "remains
     possible") is uncertain, whatever else it says; after a contrast ("but", "however") the part
-    after it decides when it takes a stance, else the part before; a clause opened by
+    after it decides when it takes a stance, else the part before, except that support followed
+    by an objection ("it fits the age, but ...") is a rejection; a bare "No." rejects; a clause opened by
     "although"/"while" is decided by its main clause, after the first comma. The part that
     decides is read by :func:`stance`.
 
@@ -202,14 +215,19 @@ def claim_stance(clause: str, lone_negation: float = 0.5) -> tuple[str, bool]:
             tail_verdict = _verdict_of(tail, lone_negation)
             if tail_verdict != Verdict.NEUTRAL:
                 return tail_verdict, True
-            part, contrasted = clause[: cuts[-1]], True
+            head = _verdict_of(clause[: cuts[-1]], lone_negation)
+            # "... which superficially fits, but it is unconjugated": the objection turns the support.
+            return (Verdict.REJECTS if head == Verdict.SUPPORTS else head), True
     return _verdict_of(part, lone_negation), contrasted
 
 
 def _verdict_of(text: str, lone_negation: float) -> str:
     if _UNCERTAIN.search(text):
         return Verdict.UNCERTAIN
-    value = stance(text.translate(WORD_BREAKS).split(), lone_negation)
+    words = text.translate(WORD_BREAKS).split()
+    if len(words) == 1 and words[0] in _BARE_VERDICTS:
+        return _BARE_VERDICTS[words[0]]  # "No." closing a list item
+    value = stance(words, lone_negation)
     if value > 0:
         return Verdict.SUPPORTS
     return Verdict.REJECTS if value < 0 else Verdict.NEUTRAL

@@ -13,7 +13,8 @@ Rules (our choices, after NegEx, Chapman et al. 2001):
    :data:`POST_SCOPE` words before them.
 3. A scope ends early at a clause break: ``.``, ``;``, ``:``, "but", "however", "although",
    "which", "who", "except", or a comma or "and" followed by a new subject or verb ("no rash,
-   and the spleen is palpable").
+   and the spleen is palpable"); and at a preposition or "despite" ("no excretion of tracer":
+   the excretion is denied, not the tracer), except "of" after "history", "signs", "evidence".
 
 Everything is one pass over the words; no pattern can backtrack.
 """
@@ -39,6 +40,11 @@ _PRE = frozenset(
 _NEEDS_NEXT = {"free": "of", "negative": "for"}
 _POST = frozenset("absent negative unremarkable denied denies".split())
 _BREAK_WORDS = frozenset("but however although though which who whom whereas while yet except aside".split())
+_MODIFIER_BREAKS = frozenset(
+    "despite with after before since because due given so in into on at for from to during than".split()
+)
+# "no history of smoking", "no signs of peritonitis": what follows "of" is what is denied.
+_OF_HEADS = frozenset("history signs sign evidence symptoms symptom features episodes episode complaints".split())
 _NEW_CLAUSE = frozenset(
     "a an the his her their she he they it is are was were has have had shows showed reveals revealed".split()
 )
@@ -78,6 +84,8 @@ def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]
             continue
         if token in _BREAK_WORDS or (token == "and" and _next_word(tokens, i) in _NEW_CLAUSE):
             remaining, clause_start = 0, len(words)
+        elif token in _MODIFIER_BREAKS or (token == "of" and previous not in _OF_HEADS):
+            remaining = 0  # "no excretion of tracer", "no pain despite ...": the head noun is what is denied
         if token in _POST and _is_post(token, tokens, i):
             for j in range(max(clause_start, len(words) - POST_SCOPE), len(words)):
                 denied[j] = True

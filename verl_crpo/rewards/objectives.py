@@ -118,12 +118,15 @@ def options_addressed(r: Reading) -> int:
     The gold option counts when the analysis supports it or describes it without rejecting it or
     leaving it open; every other option counts when the analysis rejects it or describes it
     without supporting it or leaving it open. Only options with a distinctive reason
-    (:mod:`~verl_crpo.rewards.reading` rule 3) count.
+    (:mod:`~verl_crpo.rewards.reading` rule 3) count. A wrong final answer weighed two options
+    wrongly whatever its analysis says: the gold one and its own choice never count.
     """
     a = r.analysis
     gold = r.case.gold
+    # A wrong answer has weighed the gold option and its own choice wrongly, whatever it says of them.
+    missed = {gold, r.answer} if r.answer is not None and r.answer != gold else set()
     count = 0
-    for letter in a.reasons:
+    for letter in a.reasons.keys() - missed:
         verdict = a.verdicts.get(letter, Verdict.NEUTRAL)
         wanted = (Verdict.SUPPORTS, Verdict.NEUTRAL) if letter == gold else (Verdict.REJECTS, Verdict.NEUTRAL)
         count += verdict in wanted
@@ -135,9 +138,9 @@ def comprehensiveness_reward(r: Reading) -> float:
 
     Divided by the number of options. Generic discourse, one reason repeated for every option,
     a template, the option's own words or stubs of them, and options left open earn nothing; a
-    supported distractor or a rejected gold option earns nothing, so a wrong answer argued well
-    earns two options fewer than the same analysis of the right one. 0.0 without a recognisable
-    structure.
+    supported distractor or a rejected gold option earns nothing, and a wrong final answer
+    earns nothing for the gold option or its own choice, so a wrong answer argued well earns two
+    options fewer than the same analysis of the right one. 0.0 without a recognisable structure.
     """
     return options_addressed(r) / len(r.case.options) if r.parsed.structure_ok else 0.0
 

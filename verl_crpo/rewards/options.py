@@ -84,6 +84,8 @@ _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # gives both the block's words and each sentence's.
 _WORD_BREAKS_KEEP = {**WORD_BREAKS, 0x1F: "\x1f"}
 _PLUS_ONE = (1).__add__
+# ". " ends a sentence, except after a lone letter: "- B. Myasthenia gravis: ..." is one list item.
+_SENTENCE_END = re.compile(r"(?<![^A-Za-z0-9][A-Za-z])(?<!^[A-Za-z])\. ")
 _WORD_AT = re.compile(r"[a-z0-9]*")
 _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
@@ -142,6 +144,7 @@ class Sentences:
         words: the block's words, as :func:`~verl_crpo.rewards.text.words_of` gives them.
         vocabulary: the set of ``words``.
         cased: ``text`` before lower-casing (same offsets): letters and abbreviations are read in capitals.
+        line_starts: indices of the sentences that open a line (a list item, a paragraph).
     """
 
     text: str
@@ -151,6 +154,7 @@ class Sentences:
     words: list[str]
     vocabulary: frozenset[str]
     cased: str
+    line_starts: frozenset[int]
 
 
 def sentences_of(block: str) -> Sentences:
@@ -170,13 +174,15 @@ def sentences_of(block: str) -> Sentences:
         for mark, word in _MARKS.items():
             if mark in text:
                 text = text.replace(mark, word)
-    cased = ascii_fold(text.replace("?", ".")).translate(_BOUNDARIES).replace(". ", ".\x1f")
+    folded = ascii_fold(text.replace("?", "."))
+    cased = _SENTENCE_END.sub(".\x1f", folded.translate(_BOUNDARIES))
     text = cased.lower()
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
+    line_starts = frozenset(i for i, start in enumerate(starts) if start == 0 or folded[start - 1] == "\n")
     broken = text.translate(_WORD_BREAKS_KEEP)
     words = broken.split()
-    return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words), cased)
+    return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words), cased, line_starts)
 
 
 def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
@@ -353,7 +359,8 @@ def _add_abbreviations(found: dict[int, dict[str, int]], block: Sentences, start
     """Add the options named by an upper-case abbreviation ("MTX", "TB", "HCTZ"): :func:`abbreviation_owner`."""
     for match in _CAPITALS.finditer(block.cased, 0, end):
         token = match.group()
-        if sum(c.isupper() for c in token) < 2:
+        # All capitals ("MTX", "HCTZ", "CML"): "HCl", "HbF" are formulas and names, not abbreviations.
+        if not token.isupper() or sum(c.isalpha() for c in token) < 2:
             continue
         letter = abbreviation_owner(case, token)
         if letter is not None:

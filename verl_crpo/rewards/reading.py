@@ -22,11 +22,12 @@ the option and the case findings it cites. Rules (our choices; CRPO's are unpubl
    swap for the option a unit names.
 3. **Knowledge** about an option: content stems of its claims that are not the case's words,
    not any option's own words or stubs of them ("lith."), not numbers and not discourse or
-   stance words (:mod:`~verl_crpo.rewards.lexicon`). Case findings alone are no reason: a case
-   phrase attached to an unrelated option is the commonest template, and a rule cannot tell it
-   from a real tie without knowing medicine. This leans towards false negatives ("asthma is
-   unlikely as there is no wheeze" earns nothing; "asthma causes episodic wheeze, absent here"
-   does). It is *distinctive* when the claims of at
+   stance words (:mod:`~verl_crpo.rewards.lexicon`). Case findings alone are no reason for a
+   rejected or described option: a case phrase attached to an unrelated option is the commonest
+   template, and a rule cannot tell it from a real tie without knowing medicine. This leans
+   towards false negatives ("asthma is unlikely as there is no wheeze" earns nothing; "asthma
+   causes episodic wheeze, absent here" does). For the option a claim supports, findings from
+   two phrases or more (:data:`SUPPORT_TIES` stems) tie it to this case and count. It is *distinctive* when the claims of at
    most half of the options (of two at least) use it: one reason repeated for every option is
    no reason. Claims that follow one template (the same skeleton once option and case words are
    masked, for :data:`TEMPLATE_MIN` or more options, bigram Jaccard >= :data:`TEMPLATE_SIMILARITY`)
@@ -71,13 +72,16 @@ from verl_crpo.rewards.options import (
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
 from verl_crpo.rewards.text import WORD_BREAKS, stems_of, words_of
 
-__all__ = ["TEMPLATE_MIN", "TEMPLATE_SIMILARITY", "BlockReading", "Claim", "Reading", "read"]
+__all__ = ["SUPPORT_TIES", "TEMPLATE_MIN", "TEMPLATE_SIMILARITY", "BlockReading", "Claim", "Reading", "read"]
 
 # Three options argued in one shape is a template; two alike can be honest parallel phrasing.
 TEMPLATE_MIN = 3
 # Bigram Jaccard of masked skeletons: honest parallel list items share under a third of their
 # bigrams (their content differs); slot-filled templates share more than half.
 TEMPLATE_SIMILARITY = 0.5
+# Findings that tie the option a claim supports to this case: three stems in two phrases or more
+# ("fever, productive cough and crackles point to pneumonia"); one case phrase is no tie.
+SUPPORT_TIES = 3
 # Where a unit's subject sits: an option first named after this many words is named in passing
 # ("In contrast, furosemide shrinks ..." names it third; "the γ chains bind 2,3-BPG" fifth).
 OPENING = 3
@@ -302,13 +306,40 @@ def _claims(block: Sentences, case: Case, mentions: dict[int, dict[str, int]], g
             return
         for options, text, forced in parts:
             verdict, contrasted = (forced, False) if forced else claim_stance(text)
+            if verdict == Verdict.NEUTRAL and len(options) == 1 and _named_as_answer(block, index, letters[options[0]]):
+                verdict = Verdict.SUPPORTS
             if swap:
                 verdict = _SWAPPED.get(verdict, verdict)
             words = text.translate(WORD_BREAKS).split()
-            yield Claim(index, options, verdict, contrasted, _knowledge(words, case), _skeleton(words, case))
+            knowledge = _knowledge(words, case)
+            if verdict == Verdict.SUPPORTS:
+                knowledge |= _ties(text, case)
+            yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, case))
         options = tuple(dict.fromkeys(o for options, _, _ in parts for o in options))
         previous = (index, options)
         yield from _carried(block, case, index + 1, end, options, swap)
+
+
+# "... is hypertrophic pyloric stenosis.", "-> dx: HCM", "diagnosis: sarcoidosis": the option is named as the answer.
+_AS_ANSWER = regex.compile(r"(?:\b(?:is|are|=|means|represents|diagnosis|dx|answer|therefore|thus|so)|=|->|\?)\s*+:?\s*+\(?$")
+
+
+def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
+    start = block.starts[index]
+    before = block.text[max(start, offset - 24) : offset]
+    return bool(_AS_ANSWER.search(before)) and not before.rstrip().endswith(("not", "isnt"))
+
+
+_CHUNK = regex.compile(r",|;|\band\b|\bwith\b|\bplus\b")
+
+
+def _ties(text: str, case: Case) -> frozenset[str]:
+    """Case findings that tie a supported option to this case (rule 3): :data:`SUPPORT_TIES` stems in two phrases or more."""
+    chunks = [stems_of(chunk.translate(WORD_BREAKS).split()) & case.findings for chunk in _CHUNK.split(text)]
+    found = set().union(*chunks) if chunks else set()
+    if len(found) < SUPPORT_TIES or sum(1 for chunk in chunks if chunk) < 2:
+        return frozenset()
+    return frozenset(f"case:{s}" for s in found)
 
 
 def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous: tuple[int, tuple[str, ...]]) -> bool:
@@ -322,16 +353,22 @@ def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous:
 
 
 def _carried(block: Sentences, case: Case, start: int, end: int, options: tuple[str, ...], swap: bool, first=None):
-    """Claims of the units that continue a claim: up to :data:`MAX_CARRY` naming no option (rule 1)."""
+    """Claims of the units that continue a claim: up to :data:`MAX_CARRY` naming no option (rule 1).
+
+    A continuing unit carries a verdict when it refers back ("It would worsen ...") or stays on
+    the claim's line (the rest of a list item: "... fluid overload. No.").
+    """
     carried = 0
+    same_line = True
     for following in range(start, end):
+        same_line = same_line and following not in block.line_starts
         words = block.tokens[following].split()
         if not words:
             continue
         carried += 1
         if carried > MAX_CARRY:
             break
-        refers = not swap and (len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
+        refers = not swap and (same_line or len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
         verdict, contrasted = claim_stance(block.pieces[following], 0.0) if refers else (Verdict.NEUTRAL, False)
         yield Claim(following, options, verdict, contrasted, _knowledge(words, case), frozenset(), carried=True)
 

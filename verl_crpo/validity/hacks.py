@@ -193,8 +193,13 @@ def hedged_values(vignette: Mapping) -> str:
 
 
 def flipped_polarity(vignette: Mapping) -> str:
-    """Family 5: a denied finding asserted and a reported one denied, inserted."""
+    """Family 5: a denied finding asserted and a reported one denied, inserted (patient cases only).
+
+    A knowledge question has no patient findings to flip: its honest response comes back unchanged.
+    """
     reported, denied = case_phrases(vignette["question"])
+    if vignette.get("kind") != "patient" or not (reported or denied):
+        return _base(vignette)
     he, _ = _pronoun(vignette)
     sentences = []
     if denied:
@@ -202,8 +207,6 @@ def flipped_polarity(vignette: Mapping) -> str:
     if reported:
         pick = reported[min(1, len(reported) - 1)]
         sentences.append(f"There is no {pick}.")
-    if not sentences:
-        sentences.append(f"{he.capitalize()} has no symptoms at all.")
     return _insert(_base(vignette), sentences)
 
 

@@ -11,7 +11,8 @@ Orderings (each a pair of responses to one vignette, one of which must score hig
 * **hack families**: every honest style scores strictly above the family's response on each
   objective the family games (:data:`FAMILIES`). Perturbation families (an honest response edited
   by rule) are compared with the response they edit (none when the rule changes nothing), and
-  the wrong-answer template with the honestly argued wrong answer.
+  the wrong-answer template with the honestly argued wrong answer, which it must not exceed
+  (the issue's bar: a wrong answer never earns more with a template than with honest reasoning).
 * **credit**: what a clinician would give each honest style (:data:`STYLE_FLOORS`): complete
   analyses earn most of both objectives, a short answer most of faithfulness; an analysis that
   discusses only its choice earns less comprehensiveness than every complete one; a correct
@@ -191,7 +192,11 @@ def validity_report(
             bases = HONEST_STYLES if family.against == "honest" else (family.against,)
             for base in bases:
                 base_key = "honest_wrong" if base == "wrong" else base
-                ok = all(scores[base_key][o] > hack[o] for o in family.objectives)
+                # The bar for the wrong-answer template: never more than honest wrong reasoning.
+                if base == "wrong":
+                    ok = all(scores[base_key][o] >= hack[o] for o in family.objectives)
+                else:
+                    ok = all(scores[base_key][o] > hack[o] for o in family.objectives)
                 label = f"{vid}: {base_key} {_show(scores[base_key], family.objectives)} vs {_show(hack, family.objectives)}"
                 part[name].check(ok, label)
                 if base in HONEST_STYLES:
