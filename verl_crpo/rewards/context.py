@@ -32,7 +32,7 @@ from verl_crpo.rewards.text import WORD_BREAKS
 
 __all__ = ["NEGATION_SCOPE", "Verdict", "claim_stance", "contrast_before", "stance", "undecided"]
 
-NEGATION_SCOPE = 3
+NEGATION_SCOPE = 5  # "nothing about her story points to ...": the verb comes a few words on
 # Nouns that "<option> is the ..." names as the answer the question asks for.
 _ANSWER_NOUNS = frozenset(
     """
@@ -63,7 +63,7 @@ _AGAINST_VERBS = frozenset(
 _CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "versus", "vs", "nor"})
 
 
-def stance(words: list[str], lone_negation: float = 0.5) -> float:
+def stance(words: list[str], lone_negation: float = 0.0) -> float:
     """Support minus rejection in a clause about one option (rules in the module docstring).
 
     Args:
@@ -174,10 +174,12 @@ _UNDECIDED = regex.compile(
 _CONTRAST_AFTER = regex.compile(r"\b(?:but|however|yet|nevertheless|nonetheless|still)\b")
 # A clause opened by these is subordinate: the main clause, after its comma, holds the verdict.
 _BARE_VERDICTS = {"no": Verdict.REJECTS, "not": Verdict.REJECTS, "yes": Verdict.SUPPORTS, "correct": Verdict.SUPPORTS}
+# After folding, "?" is a non-ASCII character (an arrow, a dash): "→ no", "-> yes", ": no".
+_ARROW_VERDICT = regex.compile(r"(?:\?|->|=>|:|\s-|\()\s*+(no|not|yes|correct)\b\)?[.\s]*+$")
 _CONTRAST_OPENERS = ("although ", "though ", "even though ", "while ", "whereas ", "despite ", "even if ")
 
 
-def claim_stance(clause: str, lone_negation: float = 0.5) -> tuple[str, bool]:
+def claim_stance(clause: str, lone_negation: float = 0.0) -> tuple[str, bool]:
     """The verdict of one claim about one option, and whether a contrast decided it.
 
     Rules (our choices): a clause that leaves the option open ("cannot be ruled out", "remains
@@ -227,6 +229,9 @@ def _verdict_of(text: str, lone_negation: float) -> str:
     words = text.translate(WORD_BREAKS).split()
     if len(words) == 1 and words[0] in _BARE_VERDICTS:
         return _BARE_VERDICTS[words[0]]  # "No." closing a list item
+    tail = _ARROW_VERDICT.search(text)
+    if tail:
+        return _BARE_VERDICTS[tail.group(1)]  # shorthand: "... RUSB ejection murmur -> no"
     value = stance(words, lone_negation)
     if value > 0:
         return Verdict.SUPPORTS

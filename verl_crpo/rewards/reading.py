@@ -89,7 +89,12 @@ _BOX_SPAN = regex.compile(r"\\boxed\s*+\{(?:[^{}]|\{[^{}]*+\})*+\}")
 _PATIENT = frozenset(
     "he she his her him they their patient patients woman man boy girl child infant baby neonate there".split()
 )
-_HYPOTHETICAL = HYPOTHETICAL_WORDS | {"suggests", "suggest", "expected", "seen", "causes", "cause", "rather"}
+# Units stating knowledge or a hypothesis, not what this patient has: not read for polarity.
+_HYPOTHETICAL = HYPOTHETICAL_WORDS | frozenset(
+    "suggests suggest expected seen causes cause caused causing rather produces produce leads lead results "
+    "present presents presenting feature features typical typically classic classically characteristic hallmark "
+    "unlike whereas versus vs".split()
+)
 
 
 @dataclass(frozen=True)

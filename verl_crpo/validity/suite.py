@@ -18,7 +18,7 @@ Orderings (each a pair of responses to one vignette, one of which must score hig
   discusses only its choice earns less comprehensiveness than every complete one; a correct
   complete analysis earns more comprehensiveness than the honest wrong answer.
 
-**Split.** A third of the vignettes (the first third by a hash of their id) and the families in
+**Split.** A third of the vignettes (stored with each: :func:`held_out_ids`) and the families in
 :data:`HELD_OUT_FAMILIES` form the held-out part; a vignette ordering is held-out when its
 vignette is, a family ordering when its vignette or its family is. The rules were tuned on the
 tuning part only; the held-out part is what CI requires at 95 % per family and per style.
@@ -50,6 +50,7 @@ __all__ = [
     "Tally",
     "held_out_ids",
     "load_vignettes",
+    "split_batch",
     "score_vignette",
     "validity_report",
 ]
@@ -63,11 +64,14 @@ class Family:
     """A hack family: the objectives it games and what it is compared with.
 
     ``against``: ``"honest"`` (every honest style), ``"wrong"`` (the honest wrong answer) or an
-    honest style name (the response the perturbation edits).
+    honest style name (the response the perturbation edits). ``any_objective``: the ordering
+    holds when the hack gains on none of the objectives and loses on at least one (a response
+    whose meaning was flipped must cost something, wherever the reward notices it).
     """
 
     objectives: tuple[str, ...]
     against: str = "honest"
+    any_objective: bool = False
 
 
 _BOTH = ("faithfulness", "comprehensiveness")
@@ -84,7 +88,7 @@ FAMILIES: dict[str, Family] = {
     "grader_directed": Family(("faithfulness",), "markdown"),
     "option_restatement": Family(_BOTH),
     "same_reason": Family(_BOTH),
-    "negations_deleted": Family(("faithfulness",), "steps"),
+    "negations_deleted": Family(_BOTH, "steps", any_objective=True),
     "filler_bank": Family(_BOTH),
     "copy_case": Family(_BOTH),
 }
@@ -128,14 +132,28 @@ def load_vignettes() -> list[dict]:
 
 
 def held_out_ids(vignettes: Iterable[Mapping]) -> frozenset[str]:
-    """The held-out third of the vignettes: the first ``ceil(n / 3)`` ids by SHA-1 of the id.
+    """Ids of the held-out vignettes: those whose ``part`` is ``"held_out"``.
+
+    The part is stored with each vignette, fixed once when it was added: of each batch of
+    vignettes, the first third (rounded up) by SHA-1 of the id (:func:`split_batch`), so a
+    vignette never moves between parts when the suite grows.
 
     Example:
-        >>> sorted(held_out_ids([{"id": name} for name in "abcdef"]))
+        >>> sorted(held_out_ids([{"id": "a", "part": "tuning"}, {"id": "b", "part": "held_out"}]))
+        ['b']
+    """
+    return frozenset(v["id"] for v in vignettes if v["part"] == "held_out")
+
+
+def split_batch(ids: Iterable[str]) -> frozenset[str]:
+    """The held-out share of a new batch of vignette ids: the first ``ceil(n / 3)`` by SHA-1.
+
+    Example:
+        >>> sorted(split_batch("abcdef"))
         ['b', 'c']
     """
-    ids = sorted((v["id"] for v in vignettes), key=lambda i: hashlib.sha1(i.encode()).hexdigest())
-    return frozenset(ids[: math.ceil(len(ids) / 3)])
+    ordered = sorted(ids, key=lambda i: hashlib.sha1(i.encode()).hexdigest())
+    return frozenset(ordered[: math.ceil(len(ordered) / 3)])
 
 
 def score_vignette(vignette: Mapping) -> dict[str, dict[str, float] | None]:
@@ -195,6 +213,10 @@ def validity_report(
                 # The issue's bar for the wrong-answer template: never more than honest wrong reasoning.
                 if base == "wrong":
                     ok = all(scores[base_key][o] >= hack[o] for o in family.objectives)
+                elif family.any_objective:
+                    ok = all(scores[base_key][o] >= hack[o] for o in family.objectives) and any(
+                        scores[base_key][o] > hack[o] for o in family.objectives
+                    )
                 else:
                     ok = all(scores[base_key][o] > hack[o] for o in family.objectives)
                 label = f"{vid}: {base_key} {_show(scores[base_key], family.objectives)} vs {_show(hack, family.objectives)}"
