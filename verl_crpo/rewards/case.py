@@ -92,6 +92,8 @@ class Case:
             options ("8:10", "12 mEq/L"), its number sequence with its own boundaries.
         abbreviations: upper-case abbreviations a response may name an option by, to their
             letter, computed on demand (:func:`abbreviation_owner`).
+        memo: per response word, what it is against this case, computed on demand by
+            :mod:`~verl_crpo.rewards.reading` (a GRPO group's responses share the case and most words).
     """
 
     gold: str
@@ -115,6 +117,7 @@ class Case:
     stubs: frozenset[str]
     text_patterns: Mapping[str, regex.Pattern | None]
     abbreviations: dict[str, str | None]
+    memo: dict[str, tuple[str, str, str]]
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -253,6 +256,7 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         ),
         text_patterns=MappingProxyType({letter: _text_pattern(text) for letter, text in options.items()}),
         abbreviations={},
+        memo={},
     )
 
 

@@ -211,7 +211,7 @@ def claim_stance(clause: str, lone_negation: float = 0.0) -> tuple[str, bool]:
             part, contrasted = clause[clause.index(",") + 1 :], True
             break
     else:
-        cuts = [m.end() for m in _CONTRAST_AFTER.finditer(clause)]
+        cuts = [m.end() for m in _CONTRAST_AFTER.finditer(clause)] if any(g in clause for g in _CONTRAST_GATES) else []
         if cuts:
             tail = clause[cuts[-1] :]
             tail_verdict = _verdict_of(tail, lone_negation)
@@ -223,13 +223,19 @@ def claim_stance(clause: str, lone_negation: float = 0.0) -> tuple[str, bool]:
     return _verdict_of(part, lone_negation), contrasted
 
 
+# Every _UNCERTAIN alternative holds one of these: a text without them is not left open.
+_UNCERTAIN_GATES = ("rul", "exclu", "elimin", "dismiss", "discount", "remain", "possib", "plausib", "conceiv", "consider",
+                    "mind", "entertain")  # fmt: skip
+_CONTRAST_GATES = ("but", "however", "yet", "nevertheless", "nonetheless", "still")
+
+
 def _verdict_of(text: str, lone_negation: float) -> str:
-    if _UNCERTAIN.search(text):
+    if any(gate in text for gate in _UNCERTAIN_GATES) and _UNCERTAIN.search(text):
         return Verdict.UNCERTAIN
     words = text.translate(WORD_BREAKS).split()
     if len(words) == 1 and words[0] in _BARE_VERDICTS:
         return _BARE_VERDICTS[words[0]]  # "No." closing a list item
-    tail = _ARROW_VERDICT.search(text)
+    tail = _ARROW_VERDICT.search(text) if words and words[-1] in _BARE_VERDICTS else None
     if tail:
         return _BARE_VERDICTS[tail.group(1)]  # shorthand: "... RUSB ejection murmur -> no"
     value = stance(words, lone_negation)

@@ -350,15 +350,19 @@ _HAS_RESULT = regex.compile(
 )
 
 
+_TEST_GATES = tuple(sorted(TEST_WORDS))
+_HAS_RESULT_GATES = ("palpable", "audible", "positive", "negative", "reactive", "visible", "tender", "enlarged")
+
+
 def _invented_results(low: str, case: Case) -> int:
     """Test and examination results asserted about the patient that the case lacks (rules 3-4)."""
     count = 0
-    if "his " in low or "her " in low or "their " in low or "patient" in low:
+    if ("his " in low or "her " in low or "their " in low or "patient" in low) and any(t in low for t in _TEST_GATES):
         for match in _POSSESSED_RESULT.finditer(low):
             test = match.group("test")
             if not case.has_patient or (test not in case.words and stem(test) not in case.findings):
                 count += 1
-    if " has " in low or " had " in low or " have " in low:
+    if (" has " in low or " had " in low or " have " in low) and any(r in low for r in _HAS_RESULT_GATES):
         for match in _HAS_RESULT.finditer(low):
             item = match.group("item")
             if not case.has_patient or stem(item) not in case.findings:

@@ -24,6 +24,7 @@ __all__ = [
     "GENERIC_WORDS",
     "HYPOTHETICAL_WORDS",
     "NEGATION_WORDS",
+    "NOT_REASONS",
     "REJECT_WORDS",
     "STOP_WORDS",
     "SUPPORT_WORDS",
@@ -179,3 +180,12 @@ TEST_WORDS = _words(
     antigen immunofluorescence gene variant genotyping
     """
 )
+
+# Words that are never a reason about an option: function words, vignette vocabulary, discourse
+# and stance triggers, and the words that name the options themselves.
+NOT_REASONS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS | {
+    "supported",
+    "rejected",
+    "option",
+    "choice",
+}

@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 MIN_REASON_WORDS = 1
-MAX_SENTENCES = 64
+MAX_SENTENCES = 32
 # A list item or a short paragraph about one option rarely runs past three sentences.
 MAX_CARRY = 3
 
@@ -84,8 +84,17 @@ _BOUNDARIES = str.maketrans({"!": ".", ";": ".", "\n": "\x1f", "\r": "\x1f"})
 # gives both the block's words and each sentence's.
 _WORD_BREAKS_KEEP = {**WORD_BREAKS, 0x1F: "\x1f"}
 _PLUS_ONE = (1).__add__
-# ". " ends a sentence, except after a lone letter: "- B. Myasthenia gravis: ..." is one list item.
-_SENTENCE_END = re.compile(r"(?<![^A-Za-z0-9][A-Za-z])(?<!^[A-Za-z])\. ")
+
+
+def _split_sentences(text: str) -> str:
+    """``text`` with each sentence-ending ". " made ".\x1f", except after a lone letter ("- B. Myasthenia ...")."""
+    out = text.replace(". ", ".\x1f")
+    position = out.find(".\x1f")
+    while position != -1:
+        if position and out[position - 1].isalpha() and (position == 1 or not out[position - 2].isalnum()):
+            out = out[: position + 1] + " " + out[position + 2 :]  # same length: offsets survive
+        position = out.find(".\x1f", position + 2)
+    return out
 _WORD_AT = re.compile(r"[a-z0-9]*")
 _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
@@ -175,7 +184,7 @@ def sentences_of(block: str) -> Sentences:
             if mark in text:
                 text = text.replace(mark, word)
     folded = ascii_fold(text.replace("?", "."))
-    cased = _SENTENCE_END.sub(".\x1f", folded.translate(_BOUNDARIES))
+    cased = _split_sentences(folded.translate(_BOUNDARIES))
     text = cased.lower()
     pieces = text.split("\x1f")
     starts = list(accumulate(map(_PLUS_ONE, map(len, pieces[:-1])), initial=0))
@@ -296,8 +305,13 @@ def _clauses(block: Sentences, index: int, letters: dict[str, int]):
     yield second, part2, stance(part2)
 
 
-def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict[str, int]]:
-    """Sentence index -> option letter -> offset of its first mention in ``block.text``."""
+def _mentions(
+    block: Sentences, case: Case, present: set[str], groups: list[tuple[int, tuple[str, ...]]] | None = None
+) -> dict[int, dict[str, int]]:
+    """Sentence index -> option letter -> offset of its first mention in ``block.text``.
+
+    ``groups``: :func:`groups_of` of the block, when the caller has it.
+    """
     text, pieces, starts = block.text, block.pieces, block.starts
     # Only the first MAX_SENTENCES * 4 sentences can hold a weighed mention (at most 3 of 4 are lists).
     last = min(len(pieces), MAX_SENTENCES * 4)
@@ -321,7 +335,7 @@ def _mentions(block: Sentences, case: Case, present: set[str]) -> dict[int, dict
     _add_whole_texts(found, block, starts, end, case)
     _add_abbreviations(found, block, starts, end, case)
     _add_bare_letters(found, block, starts, end, case)
-    for position, letters in groups_of(block, end):
+    for position, letters in groups_of(block, end) if groups is None else groups:
         for letter in letters:
             if letter in case.options:
                 _add(found, bisect_right(starts, position) - 1, letter, position)
@@ -368,12 +382,13 @@ def _add_abbreviations(found: dict[int, dict[str, int]], block: Sentences, start
 
 
 # A line that starts with a capital letter and a space ("B chr 7 del (Williams): ... -> no").
-_BARE_LETTER = re.compile(r"(?:^|(?<=\n)|(?<=\x1f))[ \t*>#|-]*([A-J])[ \t]+(?=[A-Za-z0-9(])")
+_BARE_LETTER = re.compile(r"[ \t*>#|-]*([A-J])[ \t]+(?=[A-Za-z0-9(])")
 
 
 def _add_bare_letters(found: dict[int, dict[str, int]], block: Sentences, starts: list[int], end: int, case: Case):
     """Add list items opened by a bare capital letter, when two or more items are (a list, not the article "A")."""
-    hits = [(m.start(1), m.group(1)) for m in _BARE_LETTER.finditer(block.cased, 0, end)]
+    matches = (_BARE_LETTER.match(block.cased, start, end) for start in starts if start < end)
+    hits = [(m.start(1), m.group(1)) for m in matches if m]
     if len({letter for _, letter in hits}) < 2:
         return
     for position, letter in hits:
@@ -381,32 +396,50 @@ def _add_bare_letters(found: dict[int, dict[str, int]], block: Sentences, starts
             _add(found, bisect_right(starts, position) - 1, letter, position)
 
 
-_LETTER = r"\(?([A-J])\)?"
-_JOIN = r"\s*+(?:,\s*+(?:and\s++|or\s++)?|/|&|\band\s++|\bor\s++|\bnor\s++)\s*+(?:(?:options?|choices?)\s++)?"
-_GROUP = regex.compile(rf"(?<![A-Za-z0-9'])(?:(?:[Oo]ptions?|[Cc]hoices?|[Nn]either)\s++)?{_LETTER}(?:{_JOIN}{_LETTER})++(?![A-Za-z0-9'])")
-_RANGE = regex.compile(
-    r"(?:(?<=[Oo]ptions\s)|(?<=[Cc]hoices\s)|(?<=\())\s*+([A-J])\s*+(?:-|\?|to|through)\s*+([A-J])(?![A-Za-z0-9])"
-)
+# A capital letter standing alone ("B", "(C)"): the only way letters are named in a group.
+_LONE_CAPITAL = re.compile(r"(?<![A-Za-z0-9'])\(?([A-J])\)?(?![A-Za-z0-9'])")
+# What may join two letters of a group: "B and C", "B, C, and D", "B/C", "neither B nor C", "options B or D".
+_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|/|&|\s(?:and|or|nor)\s+|-|\?|\s(?:to|through)\s+)\s*(?:(?:options?|choices?)\s+)?$")
+_RANGE_JOIN = re.compile(r"^\s*(?:-|\?|to|through)\s*$")
 
 
 def groups_of(block: Sentences, end: int | None = None) -> list[tuple[int, tuple[str, ...]]]:
     """Options named together: ``(offset, letters)`` for "B and C", "B, C and D", "neither B nor C", "options A-C".
+
+    Letters standing alone are found in one pass; neighbours joined by a comma, "and", "or",
+    "nor" or "/" form a group, and a dash or "to" between two letters is a range ("A-C").
 
     Example:
         >>> groups_of(sentences_of("B and C are both loop diuretics; options D-F raise potassium."))
         [(0, ('B', 'C')), (41, ('D', 'E', 'F'))]
     """
     end = len(block.cased) if end is None else end
-    out = []
-    for match in _GROUP.finditer(block.cased, 0, end):
-        letters = tuple(dict.fromkeys(match.captures(1) + match.captures(2)))
-        if len(letters) >= 2:
-            out.append((match.start(), letters))
-    for match in _RANGE.finditer(block.cased, 0, end):
-        first, last = match.group(1), match.group(2)
-        if first < last:
-            out.append((match.start(1), tuple(chr(c) for c in range(ord(first), ord(last) + 1))))
-    return sorted(out)
+    text = block.cased
+    hits = [(m.start(), m.end(), m.group(1)) for m in _LONE_CAPITAL.finditer(text, 0, end)]
+    out: list[tuple[int, tuple[str, ...]]] = []
+    run: list[tuple[int, int, str]] = []
+    for hit in hits:
+        if run and _JOIN.match(text, run[-1][1], hit[0]) and hit[0] - run[-1][1] <= 16:
+            run.append(hit)
+            continue
+        _close(run, text, out)
+        run = [hit]
+    _close(run, text, out)
+    return out
+
+
+def _close(run: list[tuple[int, int, str]], text: str, out: list) -> None:
+    if len(run) < 2:
+        return
+    letters: list[str] = []
+    for (_, previous_end, previous), (start, _, letter) in zip(run, run[1:], strict=False):
+        if _RANGE_JOIN.match(text[previous_end:start]) and previous < letter:
+            letters.extend(chr(c) for c in range(ord(previous) + 1, ord(letter)))
+        letters.append(letter)
+    group = tuple(dict.fromkeys([run[0][2], *letters]))
+    # "A-C" is a range only where letters are named: "(A-C)", "options A-C"; "vitamin B-C" is not.
+    if len(group) >= 2:
+        out.append((run[0][0], group))
 
 
 def _option_refs(text: str, end: int) -> list[tuple[int, str]]:

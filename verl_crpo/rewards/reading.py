@@ -57,11 +57,10 @@ import regex
 from verl_crpo.rewards.case import Case
 from verl_crpo.rewards.context import Verdict, claim_stance, contrast_before, undecided
 from verl_crpo.rewards.findings import grader_directed, invented_findings, strip_copied
-from verl_crpo.rewards.lexicon import HYPOTHETICAL_WORDS
+from verl_crpo.rewards.lexicon import HYPOTHETICAL_WORDS, NOT_REASONS
 from verl_crpo.rewards.negation import RESPONSE_SCOPE, polarity
 from verl_crpo.rewards.options import (
     _ANAPHORS,
-    _NOT_REASONS,
     MAX_CARRY,
     MAX_SENTENCES,
     Sentences,
@@ -70,10 +69,12 @@ from verl_crpo.rewards.options import (
     sentences_of,
 )
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
-from verl_crpo.rewards.text import WORD_BREAKS, stems_of, words_of
+from verl_crpo.rewards.text import WORD_BREAKS, stem_of, stems_of, words_of
 
 __all__ = ["SUPPORT_TIES", "TEMPLATE_MIN", "TEMPLATE_SIMILARITY", "BlockReading", "Claim", "Reading", "read"]
 
+# Claims per option compared for a template (the comparison is quadratic in them).
+TEMPLATE_PROBES = 3
 # Three options argued in one shape is a template; two alike can be honest parallel phrasing.
 TEMPLATE_MIN = 3
 # Bigram Jaccard of masked skeletons: honest parallel list items share under a third of their
@@ -200,7 +201,7 @@ def read(parsed: ParsedResponse, case: Case) -> Reading:
         ...          "pneumonia. Asthma causes reversible bronchospasm, and he has no wheeze.</dx>"
         ...          "<conclusion>Final answer: \\\\boxed{B}</conclusion>"), case)
         >>> r.answer, r.analysis_choice, dict(r.analysis.verdicts), sorted(r.findings_cited), r.misread
-        ('B', 'B', {'B': 'supports', 'A': 'rejects'}, ['cough', 'crackl', 'fever', 'produc', 'wheez'], 0)
+        ('B', 'B', {'B': 'supports', 'A': 'neutral'}, ['cough', 'crackl', 'fever', 'produc', 'wheez'], 0)
     """
     answer = final_answer(parsed, case)
     low = parsed.text.lower()
@@ -213,9 +214,10 @@ def read(parsed: ParsedResponse, case: Case) -> Reading:
     analysis_units = sentences_of(parsed.analysis)
     conclusion_text = _BOX_SPAN.sub(" ", parsed.conclusion).replace("\\boxed", " ")
     conclusion_units = sentences_of(conclusion_text)
-    analysis = _read_block(analysis_units, case, in_conclusion=False)
-    conclusion = _read_block(conclusion_units, case, in_conclusion=True)
-    cited, reasoned, misread = _findings(analysis_units, analysis, case)
+    analysis_roles = _block_roles(analysis_units, case)
+    analysis = _read_block(analysis_units, case, False, analysis_roles)
+    conclusion = _read_block(conclusion_units, case, True, _block_roles(conclusion_units, case))
+    cited, reasoned, misread = _findings(analysis_units, analysis, case, analysis_roles)
     _, copied = strip_copied(analysis_units.words, case)
     vocabulary = analysis_units.vocabulary | conclusion_units.vocabulary | set(words_of(parsed.outside))
     leaders = conclusion.leaders
@@ -271,16 +273,17 @@ def analysis_choice(analysis: BlockReading, answer: str | None) -> str | None:
     return answer if answer in standing else None
 
 
-def _read_block(block: Sentences, case: Case, in_conclusion: bool) -> BlockReading:
+def _read_block(block: Sentences, case: Case, in_conclusion: bool, roles: _Roles) -> BlockReading:
     stems = stems_of(block.vocabulary)
     keys = sorted(k for gate in stems & case.key_gates.keys() for k in case.key_gates[gate])
-    mentions = _mentions(block, case, keys)
+    groups = groups_of(block)
+    mentions = _mentions(block, case, keys, groups)
     if not mentions:
         return _EMPTY_BLOCK
     grouped: dict[int, set[str]] = {}
-    for position, letters in groups_of(block):
+    for position, letters in groups:
         grouped.setdefault(bisect_right(block.starts, position) - 1, set()).update(letters)
-    claims = tuple(_claims(block, case, mentions, grouped))
+    claims = tuple(_claims(block, case, mentions, grouped, roles))
     verdicts, support = _verdicts(claims, case, in_conclusion)
     template_units = _template_units(claims, len(case.options))
     reasons = _reasons(claims, template_units, len(case.options))
@@ -289,7 +292,9 @@ def _read_block(block: Sentences, case: Case, in_conclusion: bool) -> BlockReadi
     )
 
 
-def _claims(block: Sentences, case: Case, mentions: dict[int, dict[str, int]], grouped: dict[int, set[str]]):
+def _claims(
+    block: Sentences, case: Case, mentions: dict[int, dict[str, int]], grouped: dict[int, set[str]], roles: _Roles
+):
     """Yield the claims of a block in order (rules 1-2)."""
     last = min(len(block.pieces), MAX_SENTENCES * 4)
     indices = sorted(i for i in mentions if i < last)
@@ -301,7 +306,7 @@ def _claims(block: Sentences, case: Case, mentions: dict[int, dict[str, int]], g
         end = indices[n + 1] if n + 1 < len(indices) else last
         if previous is not None and _in_passing(block, index, letters, previous):
             # "The γ chains bind 2,3-BPG poorly, so HbF ..." continues the claim about HbF.
-            yield from _carried(block, case, index, end, previous[1], swap, first=index)
+            yield from _carried(block, roles, index, end, previous[1], swap)
             continue
         parts = _parts(block, index, letters, grouped.get(index, set()))
         if not parts:
@@ -316,13 +321,13 @@ def _claims(block: Sentences, case: Case, mentions: dict[int, dict[str, int]], g
             if swap:
                 verdict = _SWAPPED.get(verdict, verdict)
             words = text.translate(WORD_BREAKS).split()
-            knowledge = _knowledge(words, case)
+            knowledge = _knowledge(words, roles)
             if verdict == Verdict.SUPPORTS:
-                knowledge |= _ties(text, case)
-            yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, case))
+                knowledge |= _ties(text, roles)
+            yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, roles))
         options = tuple(dict.fromkeys(o for options, _, _ in parts for o in options))
         previous = (index, options)
-        yield from _carried(block, case, index + 1, end, options, swap)
+        yield from _carried(block, roles, index + 1, end, options, swap)
 
 
 # "... is hypertrophic pyloric stenosis.", "-> dx: HCM", "diagnosis: sarcoidosis": the option is named as the answer.
@@ -338,9 +343,10 @@ def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
 _CHUNK = regex.compile(r",|;|\band\b|\bwith\b|\bplus\b")
 
 
-def _ties(text: str, case: Case) -> frozenset[str]:
+def _ties(text: str, roles: _Roles) -> frozenset[str]:
     """Case findings that tie a supported option to this case (rule 3): :data:`SUPPORT_TIES` stems in two phrases or more."""
-    chunks = [stems_of(chunk.translate(WORD_BREAKS).split()) & case.findings for chunk in _CHUNK.split(text)]
+    finding = roles.finding.__getitem__
+    chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - _BLANK for chunk in _CHUNK.split(text)]
     found = set().union(*chunks) if chunks else set()
     if len(found) < SUPPORT_TIES or sum(1 for chunk in chunks if chunk) < 2:
         return frozenset()
@@ -357,7 +363,7 @@ def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous:
     return letter not in options and len(block.text[start:offset].translate(WORD_BREAKS).split()) > OPENING
 
 
-def _carried(block: Sentences, case: Case, start: int, end: int, options: tuple[str, ...], swap: bool, first=None):
+def _carried(block: Sentences, roles: _Roles, start: int, end: int, options: tuple[str, ...], swap: bool):
     """Claims of the units that continue a claim: up to :data:`MAX_CARRY` naming no option (rule 1).
 
     A continuing unit carries a verdict when it refers back ("It would worsen ...") or stays on
@@ -375,7 +381,7 @@ def _carried(block: Sentences, case: Case, start: int, end: int, options: tuple[
             break
         refers = not swap and (same_line or len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
         verdict, contrasted = claim_stance(block.pieces[following], 0.0) if refers else (Verdict.NEUTRAL, False)
-        yield Claim(following, options, verdict, contrasted, _knowledge(words, case), frozenset(), carried=True)
+        yield Claim(following, options, verdict, contrasted, _knowledge(words, roles), frozenset(), carried=True)
 
 
 _SWAPPED = {Verdict.SUPPORTS: Verdict.REJECTS, Verdict.REJECTS: Verdict.SUPPORTS}
@@ -445,22 +451,73 @@ def _verdicts(claims: tuple[Claim, ...], case: Case, in_conclusion: bool) -> tup
     return verdicts, support
 
 
-def _knowledge(words: list[str], case: Case) -> frozenset[str]:
+_MEMO_LIMIT = 20_000
+
+
+def _roles(word: str, case: Case) -> tuple[str, str, str]:
+    """``(knowledge stem, skeleton token, finding stem)`` of one word against the case, memoised.
+
+    The knowledge stem is ``""`` unless the word states knowledge (rule 3); the skeleton token
+    is ``"O"`` for a letter, a number or an option's word, ``"C"`` for a case word, else the word;
+    the finding stem is ``""`` unless the word cites a case finding.
+    """
+    found = case.memo.get(word)
+    if found is not None:
+        return found
+    s = stem_of(word)
+    finding = s if s in case.findings else ""
+    option = s in case.option_stem_union
+    knowledge = s if s and not finding and not option and word not in NOT_REASONS and word not in case.stubs else ""
+    if len(word) == 1 or word[0].isdigit():
+        token = "O"
+    elif word in case.words:
+        token = "C"
+    else:
+        token = "O" if option else "C" if finding else word
+    found = (knowledge, token, finding)
+    if len(case.memo) < _MEMO_LIMIT:
+        case.memo[word] = found
+    return found
+
+
+@dataclass(frozen=True)
+class _Roles:
+    """:func:`_roles` of every word of a block, as three lookups (``map`` over them runs in C)."""
+
+    knowledge: dict[str, str]
+    token: dict[str, str]
+    finding: dict[str, str]
+
+
+class _Lookup(dict):
+    """One role of each word; a word cut out of the block's vocabulary (a part of a split unit) is looked up on demand."""
+
+    def __init__(self, case: Case, role: int, items):
+        super().__init__(items)
+        self.case, self.role = case, role
+
+    def __missing__(self, word: str) -> str:
+        value = self[word] = _roles(word, self.case)[self.role]
+        return value
+
+
+def _block_roles(block: Sentences, case: Case) -> _Roles:
+    roles = {w: _roles(w, case) for w in block.vocabulary}
+    return _Roles(*(_Lookup(case, i, ((w, r[i]) for w, r in roles.items())) for i in range(3)))
+
+
+def _knowledge(words: list[str], roles: _Roles) -> frozenset[str]:
     """Stems of ``words`` that state knowledge: not the case's, not an option's own words or stubs (rule 3)."""
-    own = [w for w in words if w not in _NOT_REASONS and w not in case.stubs]
-    return frozenset(stems_of(own) - case.option_stem_union - case.findings)
+    return frozenset(map(roles.knowledge.__getitem__, words)) - _BLANK
 
 
-def _skeleton(words: list[str], case: Case) -> frozenset[tuple[str, str]]:
+_BLANK = frozenset({""})
+
+
+def _skeleton(words: list[str], roles: _Roles) -> frozenset[tuple[str, str]]:
     """Bigrams of the unit with option words, letters, case words and numbers masked (rule 3)."""
     masked: list[str] = []
-    option_words = case.option_stem_union
-    for word in words:
-        if len(word) == 1 or word in case.words or word[0].isdigit():
-            token = "C" if word in case.words and len(word) > 1 else "O"
-        else:
-            stemmed = stems_of((word,))
-            token = "O" if stemmed & option_words else "C" if stemmed & case.findings else word
+    for token in map(roles.token.__getitem__, words):
         if not masked or token != masked[-1] or token not in ("O", "C"):
             masked.append(token)
     return frozenset(zip(masked, masked[1:], strict=False))
@@ -468,7 +525,13 @@ def _skeleton(words: list[str], case: Case) -> frozenset[tuple[str, str]]:
 
 def _template_units(claims: tuple[Claim, ...], n_options: int) -> frozenset[int]:
     """Units whose claim shares its skeleton with claims about enough other options (rule 3)."""
-    single = [c for c in claims if len(c.options) == 1 and len(c.skeleton) >= 3]
+    per_option: dict[tuple[str, ...], int] = {}
+    single = []
+    for c in claims:
+        # A template repeats in every option's claims: the first few of each are enough to see it.
+        if len(c.options) == 1 and len(c.skeleton) >= 3 and per_option.get(c.options, 0) < TEMPLATE_PROBES:
+            per_option[c.options] = per_option.get(c.options, 0) + 1
+            single.append(c)
     need = min(TEMPLATE_MIN, n_options) - 1
     out = set()
     for claim in single:
@@ -491,9 +554,10 @@ def _reasons(claims: tuple[Claim, ...], template_units: frozenset[int], n_option
         for found in claim.knowledge:
             users.setdefault(found, set()).add(claim.options)
     most = max(2, n_options // 2)
+    common = {s for s, options in users.items() if sum(map(len, options)) > most}
     reasons: dict[str, set[str]] = {}
     for claim in kept:
-        distinctive = {s for s in claim.knowledge if sum(len(o) for o in users[s]) <= most}
+        distinctive = claim.knowledge - common
         if len(claim.options) >= 3 and len(distinctive) < 2:
             continue
         for letter in claim.options:
@@ -502,19 +566,17 @@ def _reasons(claims: tuple[Claim, ...], template_units: frozenset[int], n_option
     return {letter: frozenset(found) for letter, found in reasons.items()}
 
 
-def _findings(block: Sentences, analysis: BlockReading, case: Case) -> tuple[frozenset[str], int, int]:
+def _findings(block: Sentences, analysis: BlockReading, case: Case, roles: _Roles) -> tuple[frozenset[str], int, int]:
     """``(cited finding stems, reasoned units, misread units)`` of the analysis (rules 3-4)."""
     template = analysis.template_units
     cited: set[str] = set()
     reasoned = misread = 0
-    findings = case.findings
     for index, tokens in enumerate(block.tokens[: MAX_SENTENCES * 4]):
         words = tokens.split()
         if not words:
             continue
-        unit_stems = stems_of(words)
-        found = unit_stems & findings
-        if index not in template and _knowledge(words, case):
+        found = set(map(roles.finding.__getitem__, words)) - _BLANK
+        if index not in template and not _BLANK.issuperset(map(roles.knowledge.__getitem__, words)):
             reasoned += 1
         if found and not _PATIENT.isdisjoint(words) and _HYPOTHETICAL.isdisjoint(words) and _flips(block, index, case):
             misread += 1
@@ -527,10 +589,7 @@ def _flips(block: Sentences, index: int, case: Case) -> bool:
     """Whether a unit asserts a finding the case denies or denies one the case reports (rule 4)."""
     words, denied = polarity(block.pieces[index], RESPONSE_SCOPE)
     for word, negated in zip(words, denied, strict=True):
-        stemmed = stems_of((word,))
-        if not stemmed:
-            continue
-        (s,) = stemmed
-        if (negated and s in case.reported) or (not negated and s in case.denied):
+        s = stem_of(word)
+        if s and ((negated and s in case.reported) or (not negated and s in case.denied)):
             return True
     return False

@@ -26,6 +26,7 @@ __all__ = [
     "numbers_in",
     "sanitize",
     "stem",
+    "stem_of",
     "stems_of",
     "words_of",
 ]
@@ -157,6 +158,21 @@ def stems_of(words) -> set[str]:
         stems = {cache[w] for w in unique}
     stems.discard("")
     return stems
+
+
+def stem_of(word: str) -> str:
+    """The content stem of one word, as :func:`stems_of` gives it, or ``""`` for a stop word, a number or a short word.
+
+    Example:
+        >>> stem_of("coughing"), stem_of("the"), stem_of("38")
+        ('cough', '', '')
+    """
+    found = _STEM_CACHE.get(word)
+    if found is None:
+        if len(_STEM_CACHE) > _STEM_CACHE_LIMIT:
+            _STEM_CACHE.clear()
+        found = _STEM_CACHE[word] = "" if len(word) < 3 or word in STOP_WORDS or word[0].isdigit() else stem(word)
+    return found
 
 
 def normalize_number(token: str) -> str:
