@@ -279,10 +279,12 @@ def _option_keys(
     for letter, own in words.items():
         others = [w for other, ws in words.items() if other != letter for w in ws]
         unique = {w for w in own if not any(o.startswith(name_probe(w)) or w.startswith(name_probe(o)) for o in others)}
-        named = {w for w in unique if w not in _NOT_NAMES} or unique or own
+        # An option whose words all occur in other options ("Decreased calcium and increased
+        # phosphate") has no name of its own: only its letter or its whole text names it.
+        named = {w for w in unique if w not in _NOT_NAMES} or unique
         strong = frozenset(w for w in named if stem(w) not in findings and w not in case_words)
         ways = [(strong, min(2, math.ceil(len(strong) / 2)))] if strong else []
-        if strong != named:
+        if named and strong != named:
             ways.append((frozenset(named), min(2, len(named))))
         out[letter] = tuple(ways)
     return out

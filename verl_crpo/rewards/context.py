@@ -238,7 +238,10 @@ def _verdict_of(text: str, lone_negation: float) -> str:
     tail = _ARROW_VERDICT.search(text) if words and words[-1] in _BARE_VERDICTS else None
     if tail:
         return _BARE_VERDICTS[tail.group(1)]  # shorthand: "... RUSB ejection murmur -> no"
-    value = stance(words, lone_negation)
+    # A negation does not reach across a comma: "no organisms on staining, most likely Legionella".
+    value = stance(words, lone_negation) if "," not in text else sum(
+        stance(part.translate(WORD_BREAKS).split(), lone_negation) for part in text.split(",")
+    )
     if value > 0:
         return Verdict.SUPPORTS
     return Verdict.REJECTS if value < 0 else Verdict.NEUTRAL

@@ -322,12 +322,14 @@ def _mentions(
     for position, letter in hits:
         if letter in case.options:
             _add(found, bisect_right(starts, position) - 1, letter, position)
+    items: dict[int, str] = {}
     for index, end_of_marker, letter in _markers(text, pieces, starts, end):
         if letter in case.options:
             # A bare "A." line item leaves its text in the next sentence.
             piece = pieces[index]
             target = index + 1 if end_of_marker >= len(piece.rstrip()) and index + 1 < len(pieces) else index
             _add(found, target, letter, starts[target])
+            items[target] = letter
     # Sorted: set order varies with PYTHONHASHSEED (the order of hits is immaterial, but stays fixed).
     _add_names(found, text, starts, end, sorted(present), case)
     if case.acronyms:
@@ -339,6 +341,11 @@ def _mentions(
         for letter in letters:
             if letter in case.options:
                 _add(found, bisect_right(starts, position) - 1, letter, position)
+    for index, letter in items.items():
+        # A list item opened by its letter ("- **B. Decreased calcium ...** - ...") is about that
+        # option; other options its text names are named in passing.
+        if index in found and letter in found[index]:
+            found[index] = {letter: found[index][letter]}
     return found
 
 
@@ -382,7 +389,7 @@ def _add_abbreviations(found: dict[int, dict[str, int]], block: Sentences, start
 
 
 # A line that starts with a capital letter and a space ("B chr 7 del (Williams): ... -> no").
-_BARE_LETTER = re.compile(r"[ \t*>#|-]*([A-J])[ \t]+(?=[A-Za-z0-9(])")
+_BARE_LETTER = re.compile(r"[ \t*>#|-]*([A-J])[ \t]+(?=\S)")
 
 
 def _add_bare_letters(found: dict[int, dict[str, int]], block: Sentences, starts: list[int], end: int, case: Case):

@@ -251,26 +251,26 @@ def final_answer(parsed: ParsedResponse, case: Case) -> str | None:
 
 
 def analysis_choice(analysis: BlockReading, answer: str | None) -> str | None:
-    """The option the analysis argues for: supported with a reason, or the one it leaves standing.
+    """The option the analysis argues for, or None when it argues for none.
 
-    1. The options it supports with a distinctive reason: the one, or, when several, the answer
-       if it has the most support.
-    2. Otherwise the options it describes with a reason and neither rejects nor leaves open: the
-       one, or the answer if it is among them (an analysis that rejects the rest argues for it).
-    3. Otherwise none: an analysis that leaves every option open, or argues only without
-       reasons, argues for nothing.
+    The analysis argues for the answer when it weighs at least one option with a reason, does
+    not reject the answer or leave it open, and supports no other option more than the answer
+    (an analysis that describes each option and rejects the rest argues for the one left
+    standing). Otherwise it argues for the single option it supports with a reason, if any.
+    An analysis that leaves every option open, rejects them all, or argues only without
+    reasons argues for nothing. This leans towards false positives where a lexical reading of
+    stance is weakest: an honest analysis whose verdicts the rules miss still backs its answer.
     """
     reasons, verdicts, support = analysis.reasons, analysis.verdicts, analysis.support
     supported = [letter for letter in reasons if verdicts.get(letter) == Verdict.SUPPORTS]
+    weighed = [letter for letter in reasons if verdicts.get(letter) in (Verdict.SUPPORTS, Verdict.NEUTRAL)]
+    if answer is not None and weighed and verdicts.get(answer) not in (Verdict.REJECTS, Verdict.UNCERTAIN):
+        best = max((support[letter] for letter in supported), default=0.0)
+        if support.get(answer, 0.0) >= best:
+            return answer
     if len(supported) == 1:
         return supported[0]
-    if supported:
-        best = max(support[letter] for letter in supported)
-        return answer if answer in supported and support[answer] == best else None
-    standing = [letter for letter in reasons if verdicts.get(letter) == Verdict.NEUTRAL]
-    if len(standing) == 1:
-        return standing[0]
-    return answer if answer in standing else None
+    return None
 
 
 def _read_block(block: Sentences, case: Case, in_conclusion: bool, roles: _Roles) -> BlockReading:
@@ -360,6 +360,8 @@ def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous:
         return False
     (letter, offset), = letters.items()
     start = block.starts[index]
+    if block.text.startswith(("option", "choice", "(", "answer"), offset):
+        return False  # "... so phosphate rises: option B" names its subject by letter
     return letter not in options and len(block.text[start:offset].translate(WORD_BREAKS).split()) > OPENING
 
 
