@@ -34,8 +34,10 @@ REASONED_UNITS_TARGET = 2
 
 def grounding_target(r: Reading) -> int:
     """Distinct case findings the analysis must cite for full grounding: an eighth of the case's
-    finding stems, at least 3 and at most 6. Citing more earns nothing (no reward for copying)."""
-    return min(6, max(3, len(r.case.findings) // 8))
+    finding stems, at least 3 and at most 6, and never more than a third of them (a one-line
+    knowledge question has few terms to cite). Citing more earns nothing (no reward for copying)."""
+    n = len(r.case.findings)
+    return max(1, min(6, max(3, n // 8), n // 3))
 
 
 def accuracy_reward(r: Reading) -> float:

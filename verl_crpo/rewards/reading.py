@@ -353,6 +353,17 @@ def _ties(text: str, roles: _Roles) -> frozenset[str]:
     return frozenset(f"case:{s}" for s in found)
 
 
+_LIST_ITEM = regex.compile(r"\s*+(?:[-*>|#\u2022?]|\*\*|\(?[a-j0-9]{1,2}[.):](?:\s|\*))")
+
+
+def _in_list_item(block: Sentences, index: int) -> bool:
+    """Whether unit ``index`` lies on a line that opens like a list item ("- ", "**B.", "3)")."""
+    line = index
+    while line > 0 and line not in block.line_starts:
+        line -= 1
+    return _LIST_ITEM.match(block.pieces[line]) is not None
+
+
 def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous: tuple[int, tuple[str, ...]]) -> bool:
     """A unit naming one other option only late, right after a claim: it continues that claim (rule 1)."""
     before, options = previous
@@ -369,10 +380,11 @@ def _carried(block: Sentences, roles: _Roles, start: int, end: int, options: tup
     """Claims of the units that continue a claim: up to :data:`MAX_CARRY` naming no option (rule 1).
 
     A continuing unit carries a verdict when it refers back ("It would worsen ...") or stays on
-    the claim's line (the rest of a list item: "... fluid overload. No.").
+    the line of a list item (the rest of the item: "- D. 120 mL/h: ... fluid overload. No.");
+    in a paragraph of prose, a sentence without a reference to the option is not its verdict.
     """
     carried = 0
-    same_line = True
+    same_line = _in_list_item(block, start - 1)
     for following in range(start, end):
         same_line = same_line and following not in block.line_starts
         words = block.tokens[following].split()

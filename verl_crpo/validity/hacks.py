@@ -287,7 +287,7 @@ _NEGATIONS = re.compile(
 
 def negations_deleted(vignette: Mapping) -> str:
     """Family 13: an honest response with every negation deleted (meaning flipped, words kept)."""
-    return _NEGATIONS.sub("", _base(vignette, "paraphrase"))
+    return _NEGATIONS.sub("", _base(vignette, "steps"))
 
 
 _FILLER = (
