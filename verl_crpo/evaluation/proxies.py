@@ -9,8 +9,8 @@ is the optional LLM one):
   (the reward's ``findings_cited``: copied runs of the case text do not count) per 100 words of
   the analysis. 0.0 without a recognisable analysis/conclusion structure.
 * ``distractor_rejection``: share of the distractors (options other than the gold answer) that
-  the analysis addresses with specific content (:class:`~verl_crpo.rewards.options.Weighing`
-  ``addressed``) without arguing for them (stance not positive). In [0, 1].
+  the analysis weighs with a distinctive reason (:class:`~verl_crpo.rewards.reading.BlockReading`
+  ``reasons``) and rejects or describes without supporting or leaving open. In [0, 1].
 * ``invented_findings``: statements about the patient the case does not support (the reward's
   count, whole response).
 * ``verification``, ``backtracking``, ``subgoal_setting``, ``backward_chaining``: matches per
@@ -19,8 +19,8 @@ is the optional LLM one):
   or, four habits of highly effective STaRs" (arXiv:2503.01307), who count them with an LLM.
   Phrases are a lower bound: a behaviour in words outside the table is not counted.
 
-Each response is parsed and assessed once (:func:`~verl_crpo.rewards.objectives.assess`); every
-metric reads that one assessment.
+Each response is parsed and read once (:func:`~verl_crpo.rewards.reading.read`); every
+metric reads that one reading.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_crpo.rewards.case import build_case
-from verl_crpo.rewards.objectives import assess, objective_rewards
+from verl_crpo.rewards.context import Verdict
+from verl_crpo.rewards.objectives import objective_rewards
 from verl_crpo.rewards.parsing import parse_response
+from verl_crpo.rewards.reading import read
 from verl_crpo.rewards.scoring import OBJECTIVES, RewardConfig
 from verl_crpo.rewards.text import words_of
 
@@ -158,12 +160,15 @@ def response_metrics(record: Mapping[str, Any], config: RewardConfig = _DEFAULT)
         # The reward names the dataset row by extra_info's index; the run file's row is ours.
         raise ValueError(f"record at {where}: {_ROW_PREFIX.sub('', str(err), count=1)}") from None
     parsed = parse_response(response, config.analysis_tag, config.conclusion_tag)
-    a = assess(parsed, case)
+    a = read(parsed, case)
     metrics = objective_rewards(a)
     analysis_words = len(words_of(parsed.analysis))
     distractors = [letter for letter in case.options if letter != case.gold]
-    rejected = sum(letter in a.analysis.addressed and a.analysis.stance[letter] <= 0 for letter in distractors)
-    metrics["evidence_citation_density"] = 100.0 * a.findings_cited / analysis_words if analysis_words else 0.0
+    dismissed = (Verdict.REJECTS, Verdict.NEUTRAL)
+    rejected = sum(
+        letter in a.analysis.reasons and a.analysis.verdicts.get(letter) in dismissed for letter in distractors
+    )
+    metrics["evidence_citation_density"] = 100.0 * len(a.findings_cited) / analysis_words if analysis_words else 0.0
     metrics["distractor_rejection"] = rejected / len(distractors)
     metrics["invented_findings"] = float(a.invented)
     metrics.update(behaviour_counts(parsed.text))

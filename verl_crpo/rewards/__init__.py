@@ -6,12 +6,14 @@ Pipeline, for one response:
    ``ValueError`` naming the row) and pre-processes it, cached per row.
 2. :func:`~verl_crpo.rewards.parsing.parse_response` sanitises the response and finds the
    analysis and conclusion blocks and every ``\\boxed{}`` answer.
-3. :func:`~verl_crpo.rewards.objectives.assess` gathers the evidence once: the final answer,
-   how analysis and conclusion weigh the options (:mod:`~verl_crpo.rewards.options`: which
-   option each sentence is about, with what specific content and, by ConText-style triggers
-   (:mod:`~verl_crpo.rewards.context`), for or against it), cited, copied and invented findings
-   (:mod:`~verl_crpo.rewards.findings`). Word lists live in :mod:`~verl_crpo.rewards.lexicon`.
-4. The four ``*_reward`` functions read it; :func:`compute_score` weighs them.
+3. :func:`~verl_crpo.rewards.reading.read` builds one immutable reading of the response against
+   its case: its claims (which options each unit is about, :mod:`~verl_crpo.rewards.options`;
+   each claim's verdict, :mod:`~verl_crpo.rewards.context`; the knowledge it states), the case
+   findings it cites with their polarity (:mod:`~verl_crpo.rewards.negation`), and the facts it
+   invents about the patient (:mod:`~verl_crpo.rewards.findings`). Word lists live in
+   :mod:`~verl_crpo.rewards.lexicon`.
+4. The four ``*_reward`` functions (:mod:`~verl_crpo.rewards.objectives`) are small pure
+   functions of the reading; :func:`compute_score` weighs them.
 """
 
 from verl_crpo.rewards.demo import load_demo_samples

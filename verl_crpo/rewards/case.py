@@ -19,7 +19,17 @@ import regex
 
 from verl_crpo.rewards.lexicon import DISCOURSE_WORDS
 from verl_crpo.rewards.negation import polarity
-from verl_crpo.rewards.text import GENERIC_WORDS, STOP_WORDS, WORD_BREAKS, ascii_fold, numbers_in, sanitize, stem, stems_of, words_of
+from verl_crpo.rewards.text import (
+    GENERIC_WORDS,
+    STOP_WORDS,
+    WORD_BREAKS,
+    ascii_fold,
+    numbers_in,
+    sanitize,
+    stem,
+    stems_of,
+    words_of,
+)
 
 __all__ = ["LETTERS", "SHINGLE", "Case", "abbreviation_owner", "build_case"]
 
@@ -252,7 +262,11 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         reported=frozenset(reported - denied),
         denied=frozenset(denied - reported),
         stubs=frozenset(
-            w[:k] for w in set(question_words) | set(words_of(option_text)) if w.isalpha() for k in (3, 4, 5) if len(w) > k
+            w[:k]
+            for w in set(question_words) | set(words_of(option_text))
+            if w.isalpha()
+            for k in (3, 4, 5)
+            if len(w) > k
         ),
         text_patterns=MappingProxyType({letter: _text_pattern(text) for letter, text in options.items()}),
         abbreviations={},
@@ -360,7 +374,13 @@ def _polar_findings(question: str) -> tuple[set[str], set[str]]:
     return stems_of(w for w, d in content if not d), stems_of(w for w, d in content if d)
 
 
-_NUMBER_WORDS = dict(zip(map(str, range(1, 11)), "one two three four five six seven eight nine ten".split(), strict=True))
+_NUMBER_WORDS = dict(
+    zip(
+        map(str, range(1, 11)),
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
+        strict=True,
+    )
+)
 _NUMERIC_OPTION = regex.compile(r"^[\d\s.,:/%<>=+\-]*+[a-z/%\s]{0,12}$")
 
 
@@ -381,7 +401,9 @@ def _text_pattern(text: str) -> regex.Pattern | None:
             # "30 mL/h" is named with its unit: "for 30 kg" is not the option.
             unit = regex.search(r"[a-z%]++", low)
             if unit:
-                return regex.compile(rf"(?<![\d.,:/]){regex.escape(numbers[0])}\s*+{regex.escape(unit.group())}(?![a-z])")
+                return regex.compile(
+                    rf"(?<![\d.,:/]){regex.escape(numbers[0])}\s*+{regex.escape(unit.group())}(?![a-z])"
+                )
             body = regex.escape(numbers[0])
         return regex.compile(rf"(?<![\d.,:/])(?:{body})(?![\d:/]|[.,]\d)")
     words = low.translate(WORD_BREAKS).split()
@@ -452,5 +474,3 @@ def _in_order(letters: str, word: str) -> bool:
             return False
         position += 1
     return True
-
-

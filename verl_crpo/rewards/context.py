@@ -56,8 +56,34 @@ _TRIGGERS = {
 }
 _NEGATORS = NEGATION_WORDS | {"less", "least"}
 _AGAINST_VERBS = frozenset(
-    "argue argues argued arguing point points pointed speak speaks speaking count counts weigh weighs weighed "
-    "militate militates militating evidence goes go is are was strongly heavily".split()
+    [
+        "argue",
+        "argues",
+        "argued",
+        "arguing",
+        "point",
+        "points",
+        "pointed",
+        "speak",
+        "speaks",
+        "speaking",
+        "count",
+        "counts",
+        "weigh",
+        "weighs",
+        "weighed",
+        "militate",
+        "militates",
+        "militating",
+        "evidence",
+        "goes",
+        "go",
+        "is",
+        "are",
+        "was",
+        "strongly",
+        "heavily",
+    ]
 )
 # Words right before a second option that reject it: "levothyroxine rather than methimazole".
 _CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "versus", "vs", "nor"})
@@ -156,9 +182,11 @@ _UNCERTAIN = regex.compile(
     r"\b(?:cannot|can ?not|cant|could not|couldnt|not|unable to|difficult to|hard to|impossible to)\s++(?:yet\s++)?"
     r"(?:be\s++)?(?:completely\s++|entirely\s++|fully\s++|definitively\s++|confidently\s++|reliably\s++)?"
     r"(?:ruled?\s++out|rule\s++it\s++out|excluded?|eliminated?|dismissed?|discounted)"
-    r"|\bremains?\s++(?:a\s++|an\s++|still\s++)?(?:possib|plausib|consideration|on the differential|in the differential|"
+    r"|\bremains?\s++(?:a\s++|an\s++|still\s++)?(?:possib|plausib|consideration|on the differential|"
+    r"in the differential|"
     r"open|a candidate|viable|in play)"
-    r"|\b(?:is|are)\s++(?:also\s++|still\s++|equally\s++|[a-z]++ly\s++)?(?:possible|plausible|a possibility|conceivable|"
+    r"|\b(?:is|are)\s++(?:also\s++|still\s++|equally\s++|[a-z]++ly\s++)?"
+    r"(?:possible|plausible|a possibility|conceivable|"
     r"not excluded|not ruled out)"
     r"|\b(?:should|must|needs?\s++to)\s++(?:also\s++|still\s++)?be\s++(?:considered|kept in mind|entertained)"
 )
@@ -224,8 +252,10 @@ def claim_stance(clause: str, lone_negation: float = 0.0) -> tuple[str, bool]:
 
 
 # Every _UNCERTAIN alternative holds one of these: a text without them is not left open.
-_UNCERTAIN_GATES = ("rul", "exclu", "elimin", "dismiss", "discount", "remain", "possib", "plausib", "conceiv", "consider",
-                    "mind", "entertain")  # fmt: skip
+_UNCERTAIN_GATES = (
+    "rul", "exclu", "elimin", "dismiss", "discount", "remain", "possib", "plausib", "conceiv", "consider", "mind",
+    "entertain",
+)  # fmt: skip
 _CONTRAST_GATES = ("but", "however", "yet", "nevertheless", "nonetheless", "still")
 
 
@@ -239,8 +269,10 @@ def _verdict_of(text: str, lone_negation: float) -> str:
     if tail:
         return _BARE_VERDICTS[tail.group(1)]  # shorthand: "... RUSB ejection murmur -> no"
     # A negation does not reach across a comma: "no organisms on staining, most likely Legionella".
-    value = stance(words, lone_negation) if "," not in text else sum(
-        stance(part.translate(WORD_BREAKS).split(), lone_negation) for part in text.split(",")
+    value = (
+        stance(words, lone_negation)
+        if "," not in text
+        else sum(stance(part.translate(WORD_BREAKS).split(), lone_negation) for part in text.split(","))
     )
     if value > 0:
         return Verdict.SUPPORTS

@@ -104,7 +104,9 @@ _REFERENCE_CUE = regex.compile(
 _HEDGE = regex.compile(r"(?:\b(?:approximately|about|roughly|around|nearly|almost|circa|some)|~)\s*+$")
 _PATIENT_REFERENCE = regex.compile(r"\b(?:his|her|their|patient|she|he|they|him|child|infant|woman|man)\b")
 # Vital signs and ages are always some person's: "a temperature of 39.5 °C", "a 45-year-old".
-_VITAL_UNIT = regex.compile(r"\s*+(?:°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|/min\b|bpm\b|breaths\b|-?\s*+(?:year|month|week|day)s?[- ]old\b)")
+_VITAL_UNIT = regex.compile(
+    r"\s*+(?:°\s*+[cf]\b|degrees?\b|mm\s*+hg\b|mmhg\b|/min\b|bpm\b|breaths\b|-?\s*+(?:year|month|week|day)s?[- ]old\b)"
+)
 _CLAUSE_BACK = 80
 
 
@@ -113,6 +115,8 @@ def _about_patient(low: str, start: int) -> bool:
     window = low[max(0, start - _CLAUSE_BACK) : start]
     cut = max(window.rfind(". "), window.rfind("\n"), window.rfind("; "))
     return _PATIENT_REFERENCE.search(window, cut + 1) is not None
+
+
 _FACT_VERBS = (
     r"has|had|have|presents with|presented with|developed|suffers from|suffered from|complained of|complains of|"
     r"reported|describes|described|was found to have|was noted to have|is taking|takes|took|was started on|"
@@ -229,7 +233,15 @@ _TEST_WORDS_SET = TEST_WORDS | {w + "s" for w in TEST_WORDS}
 # them cannot match (the pre-filter is derived from the pattern's own words, never kept apart).
 _GRADER_COMMANDS = ("ignore", "disregard", "forget", "override")
 _GRADER_PRAISE = ("full", "maximum", "max", "perfect", "highest", "top")
-_GRADER_NAMES = ("grader", "graders", "reward model", "reward function", "evaluator", "scoring system", "scoring rubric")
+_GRADER_NAMES = (
+    "grader",
+    "graders",
+    "reward model",
+    "reward function",
+    "evaluator",
+    "scoring system",
+    "scoring rubric",
+)
 _GRADER_ORDERS = ("you must", "you should")
 _GRADER = regex.compile(
     rf"\b(?:{'|'.join(_GRADER_COMMANDS)})\b[^.\n]{{0,40}}?\b(?:instructions?|rules?|rubric|prompt|guidelines)\b"

@@ -183,9 +183,17 @@ TEST_WORDS = _words(
 
 # Words that are never a reason about an option: function words, vignette vocabulary, discourse
 # and stance triggers, and the words that name the options themselves.
-NOT_REASONS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS | {
-    "supported",
-    "rejected",
-    "option",
-    "choice",
-}
+NOT_REASONS = (
+    STOP_WORDS
+    | GENERIC_WORDS
+    | DISCOURSE_WORDS
+    | SUPPORT_WORDS
+    | REJECT_WORDS
+    | NEGATION_WORDS
+    | {
+        "supported",
+        "rejected",
+        "option",
+        "choice",
+    }
+)

@@ -1,4 +1,6 @@
-"""The four clinical objectives, each in [0, 1]: small pure functions of one :class:`~verl_crpo.rewards.reading.Reading`.
+"""The four clinical objectives, each in [0, 1]: small pure functions of one reading.
+
+Each reads one :class:`~verl_crpo.rewards.reading.Reading`.
 
 CRPO's exact rules are unpublished (DESIGN.md section 1); every rule below is our choice, made to
 follow DESIGN.md section 3, and states what earns credit. Without a recognisable structure (see

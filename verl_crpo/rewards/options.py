@@ -1,77 +1,42 @@
-"""How a block of text weighs the options: which it addresses, with what content, for or against.
+"""Where a block of text names the options: its units (sentences, list items) and the options each names.
 
-Rules (our choices; shared by comprehensiveness and by faithfulness's consistency term). Content
-decides, not cue words: an option is addressed when the text says something specific about it.
+Rules (our choices), read by :mod:`~verl_crpo.rewards.reading`:
 
-1. **Sentences.** A block is split at ``.``, ``!``, ``?``, ``;`` followed by a space, and at
-   newlines. Check and cross marks (✔ ✓ ✅ / ✘ ✗ ❌ ✖) are read as "supported" / "rejected".
-2. **Mentions.** An option is mentioned by letter (``(C)``, ``option C``, ``choice C``, a line
-   starting ``C.``, ``C)``, ``C:``, ``C -``, ``**C.``, a table cell ``| C |``), by name (half, rounded
-   up, of the stems that tell its text apart from the other options, less modifiers such as
-   "acute" and case findings when others remain: a drug, a diagnosis, a distinctive part of a
-   long option) or by its initials ("SLE" for systemic lupus erythematosus).
-3. **Lists.** A sentence mentioning three or more options is a list: it addresses none of them.
-4. **Segments.** A sentence mentioning one option is about it; one mentioning two is cut at the
-   second mention, each part about its option ("rather than", "instead of", "unlike", "not" right
-   before a mention reject that option, and the rest of the sentence is about the other). Up to
-   :data:`MAX_CARRY` following sentences that mention no option continue the last option's
-   segment ("It blocks ...", the ``; would worsen ...`` of a list item).
-5. **Reasons.** An option's reason words are the content words of its segment: not stop, generic
-   or discourse words (:mod:`verl_crpo.rewards.lexicon`: "less consistent with the overall
-   picture", "not the best choice here" hold none), not numbers, not the words of any option's
-   own text ("methimazole is methimazole"). A reason word is *distinctive* when the segments of at
-   most half of the options use it (of two at least): the same reason repeated for every option
-   ("because the patient has an elevated TSH") is a template, not reasoning.
-6. **Addressed.** An option is addressed when its segment holds at least
-   :data:`MIN_REASON_WORDS` distinctive reason word: what it is, does, treats or causes, its typical
-   findings, or a case finding weighed against it, in any phrasing.
-7. **Stance.** Each segment's stance is read with ConText-style triggers
-   (:func:`~verl_crpo.rewards.context.stance`); continued sentences add theirs only when they
-   open or end with a pronoun ("It would worsen ...", "... argues against it") or are a bare
-   mark. A plain mention counts +1/2 when ``count_neutral`` is set (conclusions name their
-   choice without arguing). When the question asks for the exception ("Which is NOT ...",
-   "... EXCEPT"), stances are inverted: arguing that an option is not a feature argues for it.
-8. Only the first :data:`MAX_SENTENCES` (64) non-list sentences that mention an option are read:
+1. **Units.** A block is split at ``.``, ``!``, ``?``, ``;`` followed by a space (not after a
+   lone letter: "- B. Myasthenia gravis: ..." is one list item), and at newlines. Check and cross
+   marks (✔ ✓ ✅ / ✘ ✗ ❌ ✖) are read as "supported" / "rejected".
+2. **Names of an option**: its letter (``(C)``, ``option C``, ``choice C``, a line starting
+   ``C.``, ``C)``, ``C:``, ``C -``, ``**C.``, ``| C |``, or a bare ``C`` opening two or more lines);
+   its distinctive words (half, rounded up, of the words no other option shares, less modifiers
+   such as "acute" and case findings when others remain; an option whose words all occur in
+   other options has none); its whole text ("Decreased serum calcium and increased phosphate");
+   its numbers, with their unit ("70 mL/h") or as a ratio ("2:1", "two-to-one"); its initials
+   or an upper-case abbreviation (:func:`~verl_crpo.rewards.case.abbreviation_owner`); a group
+   ("B and C", "B, C and D", "neither B nor C", "options A-C", :func:`groups_of`).
+3. A unit opened by a list item's letter is about that option: the other options its text
+   names are named in passing.
+4. Only the first :data:`MAX_SENTENCES` claim units are read (:mod:`~verl_crpo.rewards.reading`):
    repetition beyond that earns nothing, and the cost of scoring stays bounded.
 
-Everything is linear in the block: sentences and words come from ``str`` translations and splits
-of the whole block, done once (:func:`sentences_of`), mentions from literal searches over it.
+Everything is linear in the block: units and words come from ``str`` translations and splits of
+the whole block, done once (:func:`sentences_of`), names from literal searches over it.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 import regex
 
 from verl_crpo.rewards.case import Case, abbreviation_owner, name_probe
-from verl_crpo.rewards.context import contrast_before, stance
-from verl_crpo.rewards.lexicon import (
-    DISCOURSE_WORDS,
-    GENERIC_WORDS,
-    NEGATION_WORDS,
-    REJECT_WORDS,
-    STOP_WORDS,
-    SUPPORT_WORDS,
-)
-from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold, stems_of
+from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold
 
-__all__ = [
-    "MAX_CARRY",
-    "MAX_SENTENCES",
-    "MIN_REASON_WORDS",
-    "Sentences",
-    "Weighing",
-    "sentences_of",
-    "weigh_options",
-    "weigh_sentences",
-]
+__all__ = ["ANAPHORS", "MAX_CARRY", "MAX_SENTENCES", "Sentences", "groups_of", "option_mentions", "sentences_of"]
 
-MIN_REASON_WORDS = 1
+# Claim units read per block: ten options weighed in three sentences each; more earns nothing.
 MAX_SENTENCES = 32
 # A list item or a short paragraph about one option rarely runs past three sentences.
 MAX_CARRY = 3
@@ -95,6 +60,8 @@ def _split_sentences(text: str) -> str:
             out = out[: position + 1] + " " + out[position + 2 :]  # same length: offsets survive
         position = out.find(".\x1f", position + 2)
     return out
+
+
 _WORD_AT = re.compile(r"[a-z0-9]*")
 _PAREN_REF = re.compile(r"\(([a-j])\)")  # re: faster than regex on this literal pattern
 # What follows "option" or "choice" (found by str.find: a scan for the words costs more).
@@ -115,30 +82,8 @@ _MARKER_AFTER_BREAK = re.compile(
     r"\x1f[ \t*>#|-]*+(?:(?:supported|rejected)[ \t*]++)?\(?([a-j])(?:[.):]|[ \t]*+\||[ \t]++[-?]|\*\*)"
     r"(?:[ \t\x0b\x0c]|(?=\x1f)|\Z)"
 )
-_NOT_REASONS = (STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS | SUPPORT_WORDS | REJECT_WORDS | NEGATION_WORDS) | {
-    "supported",
-    "rejected",
-    "option",
-    "choice",
-}
 # A continued sentence argues about the option only when it refers back to it ("it", "this drug").
-_ANAPHORS = frozenset({"it", "its", "this", "these", "they", "them", "their", "such", "which", "that"})
-
-
-@dataclass(frozen=True)
-class Weighing:
-    """What a block says about each option.
-
-    Attributes:
-        addressed: options whose segment holds a distinctive reason (rule 6).
-        stance: per option, the summed stance of its segments (rule 7), 0.0 when unmentioned.
-        leaders: the options with the highest stance among those mentioned, in letter order;
-            empty when none is mentioned.
-    """
-
-    addressed: frozenset[str]
-    stance: dict[str, float]
-    leaders: tuple[str, ...]
+ANAPHORS = frozenset({"it", "its", "this", "these", "they", "them", "their", "such", "which", "that"})
 
 
 @dataclass(frozen=True)
@@ -194,118 +139,7 @@ def sentences_of(block: str) -> Sentences:
     return Sentences(text, pieces, starts, broken.split("\x1f"), words, frozenset(words), cased, line_starts)
 
 
-def weigh_options(block: str, case: Case, count_neutral: bool = False, stems: set[str] | None = None) -> Weighing:
-    """Find how ``block`` weighs the case's options (rules in the module docstring).
-
-     Args:
-         block: the analysis or conclusion text.
-         case: the validated case.
-         count_neutral: count a plain mention as +1/2 stance (for conclusions, which name their
-             choice without arguing). When the question asks for the exception ("Which is NOT ...",
-    "... EXCEPT"), stances are inverted: arguing that an option is not a feature argues for it.
-         stems: the block's content stems, when the caller has them already.
-
-     Example:
-         >>> from verl_crpo.rewards.case import build_case
-         >>> case = build_case("demo", "B", {"question": "Dry cough, erythema nodosum and bilateral hilar "
-         ...     "lymphadenopathy.", "options": {"A": "Tuberculosis", "B": "Sarcoidosis", "C": "Lymphoma"}}, True)
-         >>> w = weigh_options("Sarcoidosis best explains the hilar lymphadenopathy with erythema nodosum. "
-         ...                   "Tuberculosis would cause fever, night sweats and cavitation. "
-         ...                   "Lymphoma is possible.", case)
-         >>> sorted(w.addressed), w.leaders
-         (['A', 'B'], ('B',))
-    """
-    return weigh_sentences(sentences_of(block), case, count_neutral, stems)
-
-
-def weigh_sentences(
-    block: Sentences, case: Case, count_neutral: bool = False, stems: set[str] | None = None
-) -> Weighing:
-    """:func:`weigh_options` for a block already split by :func:`sentences_of`."""
-    if stems is None:
-        stems = stems_of(block.vocabulary)
-    mentions = _mentions(block, case, sorted(k for gate in stems & case.key_gates.keys() for k in case.key_gates[gate]))
-    standing = dict.fromkeys(case.options, 0.0)
-    bags: dict[str, set[str]] = {}
-    for letter, words, clause_stance in _segments(block, mentions, count_neutral, case.negative_stem):
-        standing[letter] += clause_stance
-        bags.setdefault(letter, set()).update(words)
-    reasons = {letter: stems_of(words - _NOT_REASONS) - case.option_stem_union for letter, words in bags.items()}
-    usage = Counter(stem for found in reasons.values() for stem in found)
-    most = max(2, len(case.options) // 2)
-    addressed = frozenset(
-        letter for letter, found in reasons.items() if sum(usage[stem] <= most for stem in found) >= MIN_REASON_WORDS
-    )
-    if not bags:
-        return Weighing(addressed, standing, ())
-    best = max(standing[letter] for letter in bags)
-    leaders = tuple(letter for letter in case.options if letter in bags and standing[letter] == best)
-    return Weighing(addressed, standing, leaders)
-
-
-def _segments(block: Sentences, mentions: dict[int, dict[str, int]], count_neutral: bool, inverted: bool):
-    """Yield ``(letter, words, stance)`` for each clause about one option (rules 3, 4, 7, 8).
-
-    ``inverted``: the question asks for the exception, so arguing against an option argues for it.
-    """
-    sign = -1.0 if inverted else 1.0
-    neutral = 0.5 if count_neutral else 0.0
-    last = min(len(block.pieces), MAX_SENTENCES * 4)
-    indices = sorted(i for i in mentions if i < last)
-    weighed = 0
-    for n, index in enumerate(indices):
-        letters = mentions[index]
-        if len(letters) >= 3:
-            continue
-        weighed += 1
-        if weighed > MAX_SENTENCES:
-            return
-        for letter, words, clause_stance in _clauses(block, index, letters):
-            yield letter, words, sign * clause_stance if clause_stance else neutral
-        # Continued sentences, up to the next mention.
-        carried = 0
-        for following in range(index + 1, indices[n + 1] if n + 1 < len(indices) else last):
-            words = block.tokens[following].split()
-            if not words:
-                continue
-            carried += 1
-            if carried > MAX_CARRY:
-                break
-            # In an exception question a continued sentence often argues for something else
-            # ("it points to nephritis"): only the mention's own stance is inverted.
-            refers = not inverted and (len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
-            clause_stance = sign * stance(words) if refers else 0.0
-            for letter in letters:
-                yield letter, words, clause_stance
-
-
-def _clauses(block: Sentences, index: int, letters: dict[str, int]):
-    """The clauses of one sentence that mentions one or two options (rule 4)."""
-    piece = block.pieces[index]
-    if len(letters) == 1:
-        words = block.tokens[index].split()
-        yield next(iter(letters)), words, stance(words)
-        return
-    (first, p1), (second, p2) = sorted(letters.items(), key=lambda item: item[1])
-    start = block.starts[index]
-    before = piece[: max(0, p1 - start)].translate(WORD_BREAKS).split()
-    part1 = piece[max(0, p1 - start) : p2 - start].translate(WORD_BREAKS).split()
-    part2 = piece[p2 - start :].translate(WORD_BREAKS).split()
-    if contrast_before(before + part1):
-        # "levothyroxine rather than methimazole is the treatment": the rest is about the first.
-        yield first, before + part1 + part2, stance(part1[:-2] + part2)
-        yield second, [], -1.0
-        return
-    if before and contrast_before(before):
-        # "unlike methimazole, which blocks synthesis, levothyroxine replaces the hormone"
-        yield first, part1, -1.0
-        yield second, part2, stance(part2)
-        return
-    yield first, before + part1, stance(before + part1)
-    yield second, part2, stance(part2)
-
-
-def _mentions(
+def option_mentions(
     block: Sentences, case: Case, present: set[str], groups: list[tuple[int, tuple[str, ...]]] | None = None
 ) -> dict[int, dict[str, int]]:
     """Sentence index -> option letter -> offset of its first mention in ``block.text``.
@@ -373,7 +207,13 @@ def _gate(option_text: str, vocabulary: frozenset[str]) -> bool:
     return bool(first) and (first[0] in vocabulary or _NUMBER_WORDS.get(first[0], "") in vocabulary)
 
 
-_NUMBER_WORDS = dict(zip(map(str, range(1, 11)), "one two three four five six seven eight nine ten".split(), strict=True))
+_NUMBER_WORDS = dict(
+    zip(
+        map(str, range(1, 11)),
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
+        strict=True,
+    )
+)
 
 
 _CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z0-9]{1,5}(?![A-Za-z0-9])")
@@ -409,7 +249,9 @@ def _add_bare_letters(found: dict[int, dict[str, int]], block: Sentences, starts
 # A capital letter standing alone ("B", "(C)"): the only way letters are named in a group.
 _LONE_CAPITAL = re.compile(r"(?<![A-Za-z0-9'])\(?([A-J])\)?(?![A-Za-z0-9'])")
 # What may join two letters of a group: "B and C", "B, C, and D", "B/C", "neither B nor C", "options B or D".
-_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|/|&|\s(?:and|or|nor)\s+|-|\?|\s(?:to|through)\s+)\s*(?:(?:options?|choices?)\s+)?$")
+_JOIN = re.compile(
+    r"\s*(?:,\s*(?:and\s+|or\s+)?|/|&|\s(?:and|or|nor)\s+|-|\?|\s(?:to|through)\s+)\s*(?:(?:options?|choices?)\s+)?$"
+)
 _RANGE_JOIN = re.compile(r"^\s*(?:-|\?|to|through)\s*$")
 
 
@@ -442,7 +284,7 @@ def _close(run: list[tuple[int, int, str]], text: str, out: list) -> None:
     if len(run) < 2:
         return
     letters: list[str] = []
-    for (_, previous_end, previous), (start, _, letter) in zip(run, run[1:], strict=False):
+    for (_, previous_end, previous), (start, _, letter) in pairwise(run):
         if _RANGE_JOIN.match(text[previous_end:start]) and previous < letter:
             letters.extend(chr(c) for c in range(ord(previous) + 1, ord(letter)))
         letters.append(letter)

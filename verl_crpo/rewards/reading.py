@@ -27,7 +27,8 @@ the option and the case findings it cites. Rules (our choices; CRPO's are unpubl
    template, and a rule cannot tell it from a real tie without knowing medicine. This leans
    towards false negatives ("asthma is unlikely as there is no wheeze" earns nothing; "asthma
    causes episodic wheeze, absent here" does). For the option a claim supports, findings from
-   two phrases or more (:data:`SUPPORT_TIES` stems) tie it to this case and count. It is *distinctive* when the claims of at
+   two phrases or more (:data:`SUPPORT_TIES` stems) tie it to this case and count. It is
+   *distinctive* when the claims of at
    most half of the options (of two at least) use it: one reason repeated for every option is
    no reason. Claims that follow one template (the same skeleton once option and case words are
    masked, for :data:`TEMPLATE_MIN` or more options, bigram Jaccard >= :data:`TEMPLATE_SIMILARITY`)
@@ -50,6 +51,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from types import MappingProxyType
 
 import regex
@@ -60,12 +62,12 @@ from verl_crpo.rewards.findings import grader_directed, invented_findings, strip
 from verl_crpo.rewards.lexicon import HYPOTHETICAL_WORDS, NOT_REASONS
 from verl_crpo.rewards.negation import RESPONSE_SCOPE, polarity
 from verl_crpo.rewards.options import (
-    _ANAPHORS,
+    ANAPHORS,
     MAX_CARRY,
     MAX_SENTENCES,
     Sentences,
-    _mentions,
     groups_of,
+    option_mentions,
     sentences_of,
 )
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
@@ -88,13 +90,60 @@ SUPPORT_TIES = 3
 OPENING = 3
 _BOX_SPAN = regex.compile(r"\\boxed\s*+\{(?:[^{}]|\{[^{}]*+\})*+\}")
 _PATIENT = frozenset(
-    "he she his her him they their patient patients woman man boy girl child infant baby neonate there".split()
+    [
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "they",
+        "their",
+        "patient",
+        "patients",
+        "woman",
+        "man",
+        "boy",
+        "girl",
+        "child",
+        "infant",
+        "baby",
+        "neonate",
+        "there",
+    ]
 )
 # Units stating knowledge or a hypothesis, not what this patient has: not read for polarity.
 _HYPOTHETICAL = HYPOTHETICAL_WORDS | frozenset(
-    "suggests suggest expected seen causes cause caused causing rather produces produce leads lead results "
-    "present presents presenting feature features typical typically classic classically characteristic hallmark "
-    "unlike whereas versus vs".split()
+    [
+        "suggests",
+        "suggest",
+        "expected",
+        "seen",
+        "causes",
+        "cause",
+        "caused",
+        "causing",
+        "rather",
+        "produces",
+        "produce",
+        "leads",
+        "lead",
+        "results",
+        "present",
+        "presents",
+        "presenting",
+        "feature",
+        "features",
+        "typical",
+        "typically",
+        "classic",
+        "classically",
+        "characteristic",
+        "hallmark",
+        "unlike",
+        "whereas",
+        "versus",
+        "vs",
+    ]
 )
 
 
@@ -277,7 +326,7 @@ def _read_block(block: Sentences, case: Case, in_conclusion: bool, roles: _Roles
     stems = stems_of(block.vocabulary)
     keys = sorted(k for gate in stems & case.key_gates.keys() for k in case.key_gates[gate])
     groups = groups_of(block)
-    mentions = _mentions(block, case, keys, groups)
+    mentions = option_mentions(block, case, keys, groups)
     if not mentions:
         return _EMPTY_BLOCK
     grouped: dict[int, set[str]] = {}
@@ -331,7 +380,9 @@ def _claims(
 
 
 # "... is hypertrophic pyloric stenosis.", "-> dx: HCM", "diagnosis: sarcoidosis": the option is named as the answer.
-_AS_ANSWER = regex.compile(r"(?:\b(?:is|are|=|means|represents|diagnosis|dx|answer|therefore|thus|so)|=|->|\?)\s*+:?\s*+\(?$")
+_AS_ANSWER = regex.compile(
+    r"(?:\b(?:is|are|=|means|represents|diagnosis|dx|answer|therefore|thus|so)|=|->|\?)\s*+:?\s*+\(?$"
+)
 
 
 def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
@@ -344,7 +395,7 @@ _CHUNK = regex.compile(r",|;|\band\b|\bwith\b|\bplus\b")
 
 
 def _ties(text: str, roles: _Roles) -> frozenset[str]:
-    """Case findings that tie a supported option to this case (rule 3): :data:`SUPPORT_TIES` stems in two phrases or more."""
+    """Case findings tying a supported option to this case (rule 3): :data:`SUPPORT_TIES` stems, two phrases or more."""
     finding = roles.finding.__getitem__
     chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - _BLANK for chunk in _CHUNK.split(text)]
     found = set().union(*chunks) if chunks else set()
@@ -369,7 +420,7 @@ def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous:
     before, options = previous
     if len(letters) != 1 or len(options) != 1 or index - before > MAX_CARRY:
         return False
-    (letter, offset), = letters.items()
+    ((letter, offset),) = letters.items()
     start = block.starts[index]
     if block.text.startswith(("option", "choice", "(", "answer"), offset):
         return False  # "... so phosphate rises: option B" names its subject by letter
@@ -393,7 +444,7 @@ def _carried(block: Sentences, roles: _Roles, start: int, end: int, options: tup
         carried += 1
         if carried > MAX_CARRY:
             break
-        refers = not swap and (same_line or len(words) <= 2 or not _ANAPHORS.isdisjoint(words[:2] + words[-2:]))
+        refers = not swap and (same_line or len(words) <= 2 or not ANAPHORS.isdisjoint(words[:2] + words[-2:]))
         verdict, contrasted = claim_stance(block.pieces[following], 0.0) if refers else (Verdict.NEUTRAL, False)
         yield Claim(following, options, verdict, contrasted, _knowledge(words, roles), frozenset(), carried=True)
 
@@ -504,7 +555,7 @@ class _Roles:
 
 
 class _Lookup(dict):
-    """One role of each word; a word cut out of the block's vocabulary (a part of a split unit) is looked up on demand."""
+    """One role of each word; a word outside the block's vocabulary (part of a split unit) is looked up on demand."""
 
     def __init__(self, case: Case, role: int, items):
         super().__init__(items)
@@ -534,7 +585,7 @@ def _skeleton(words: list[str], roles: _Roles) -> frozenset[tuple[str, str]]:
     for token in map(roles.token.__getitem__, words):
         if not masked or token != masked[-1] or token not in ("O", "C"):
             masked.append(token)
-    return frozenset(zip(masked, masked[1:], strict=False))
+    return frozenset(pairwise(masked))
 
 
 def _template_units(claims: tuple[Claim, ...], n_options: int) -> frozenset[int]:

@@ -14,9 +14,9 @@ from verl_crpo.validity.suite import (
     Family,
     Tally,
     held_out_ids,
-    split_batch,
     load_vignettes,
     score_vignette,
+    split_batch,
     validity_report,
 )
 
@@ -29,8 +29,8 @@ __all__ = [
     "Family",
     "Tally",
     "held_out_ids",
-    "split_batch",
     "load_vignettes",
     "score_vignette",
+    "split_batch",
     "validity_report",
 ]

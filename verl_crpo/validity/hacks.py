@@ -101,12 +101,15 @@ def _pick(pool: list[str], i: int, seed: int) -> str:
 
 
 def _frame(analysis: str, conclusion: str, letter: str) -> str:
-    return f"<dx>\n{analysis.strip()}\n</dx>\n<conclusion>\n{conclusion.strip()} Final answer: \\boxed{{{letter}}}\n</conclusion>"
+    box = f"Final answer: \\boxed{{{letter}}}"
+    return f"<dx>\n{analysis.strip()}\n</dx>\n<conclusion>\n{conclusion.strip()} {box}\n</conclusion>"
 
 
 def _phrase_template(vignette: Mapping, chosen: str) -> str:
     pool, seed = _phrase_pool(vignette), _seed(vignette, "phrases")
-    lines = [f"The key findings are the {_pick(pool, 0, seed)}, the {_pick(pool, 1, seed)} and the {_pick(pool, 2, seed)}."]
+    lines = [
+        f"The key findings are the {_pick(pool, 0, seed)}, the {_pick(pool, 1, seed)} and the {_pick(pool, 2, seed)}."
+    ]
     for i, (letter, text) in enumerate(vignette["options"].items()):
         phrase = _pick(pool, i + 3, seed)
         if letter == chosen:

@@ -50,8 +50,8 @@ __all__ = [
     "Tally",
     "held_out_ids",
     "load_vignettes",
-    "split_batch",
     "score_vignette",
+    "split_batch",
     "validity_report",
 ]
 
@@ -150,7 +150,7 @@ def split_batch(ids: Iterable[str]) -> frozenset[str]:
 
     Example:
         >>> sorted(split_batch("abcdef"))
-        ['b', 'c']
+        ['d', 'f']
     """
     ordered = sorted(ids, key=lambda i: hashlib.sha1(i.encode()).hexdigest())
     return frozenset(ordered[: math.ceil(len(ordered) / 3)])
@@ -219,7 +219,8 @@ def validity_report(
                     )
                 else:
                     ok = all(scores[base_key][o] > hack[o] for o in family.objectives)
-                label = f"{vid}: {base_key} {_show(scores[base_key], family.objectives)} vs {_show(hack, family.objectives)}"
+                shown = _show(scores[base_key], family.objectives), _show(hack, family.objectives)
+                label = f"{vid}: {base_key} {shown[0]} vs {shown[1]}"
                 part[name].check(ok, label)
                 if base in HONEST_STYLES:
                     part[f"style:{base}"].check(ok, f"{vid}: {name}")
