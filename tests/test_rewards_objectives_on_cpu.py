@@ -145,15 +145,21 @@ class TestFormat:
 
 class TestFaithfulness:
     def test_grounded_consistent_response(self):
-        # grounding min(1, 9 / 3) = 1, evidence min(1, 6 / 2) = 1, consistency 1: (1 + 1 + 1) / 3.
-        assert score(respond())["faithfulness"] == pytest.approx((1 + 1 + 1) / 3)
+        # grounding min(1, 9 / 3) = 1, consistency 1: (1 + 1) / 2.
+        assert score(respond())["faithfulness"] == pytest.approx((1 + 1) / 2)
 
-    def test_conclusion_without_evidence(self):
-        # Conclusion cites no finding (evidence 0) and argues for nothing (consistency 0.5): (1 + 0 + 0.5) / 3.
-        assert score(respond(conclusion="Final answer: \\boxed{B}"))["faithfulness"] == pytest.approx((1 + 0 + 0.5) / 3)
+    def test_conclusion_of_the_final_answer_line_only(self):
+        # The prompt allows a conclusion that is only the final-answer line: it argues for no other
+        # option, so consistency keeps both halves: (1 + 1) / 2.
+        assert score(respond(conclusion="Final answer: \\boxed{B}"))["faithfulness"] == pytest.approx((1 + 1) / 2)
+
+    def test_undecided_conclusion(self):
+        # A conclusion that declines to decide loses its half of consistency: (1 + 0.5) / 2.
+        undecided = respond(conclusion="I cannot be certain; further testing is needed. Final answer: \\boxed{B}")
+        assert score(undecided)["faithfulness"] == pytest.approx((1 + 0.5) / 2)
 
     def test_one_invented_lab_value(self):
-        # A WBC count the case never gives halves the score: (1 + 1 + 1) / 3 * 0.5.
+        # A WBC count the case never gives halves the score: (1 + 1) / 2 * 0.5.
         invented = respond(GOOD_ANALYSIS + " His WBC is 19,500/mm3.")
         assert score(invented)["faithfulness"] == pytest.approx(1.0 * 0.5)
         assert score(invented)["invented_findings"] == 1.0
@@ -169,18 +175,18 @@ class TestFaithfulness:
         assert score(cited)["invented_findings"] == 0.0
 
     def test_copied_case_text_earns_no_more_than_a_short_analysis(self):
-        # The vignette pasted as the analysis cites nothing in its own words: (0 + 0 + 0.5) / 3.
+        # The vignette pasted as the analysis states no knowledge, so its findings ground nothing
+        # (grounding 0), and it argues for no option (consistency 0.5, the conclusion's half): (0 + 0.5) / 2.
         copied = respond(QUESTION.replace(" Which of the following is the most likely diagnosis?", ""))
         short = respond("Fever, rusty sputum and dullness over the right lower lobe point to lobar pneumonia (B).")
-        assert score(copied)["faithfulness"] == pytest.approx((0 + 0 + 0.5) / 3)
+        assert score(copied)["faithfulness"] == pytest.approx((0 + 0.5) / 2)
         assert score(copied)["copied_fraction"] == pytest.approx(1.0)
         assert score(copied)["faithfulness"] <= score(short)["faithfulness"]
 
     def test_answer_contradicts_analysis(self):
-        # Analysis and conclusion argue for B, box says C: consistency 0 (neither choice is C), and
-        # the conclusion's evidence supports B, not the answer: evidence 0. (1 + 0 + 0) / 3.
+        # Analysis and conclusion argue for B, box says C: consistency 0 (neither choice is C): (1 + 0) / 2.
         contradict = respond(conclusion=GOOD_CONCLUSION.replace("\\boxed{B}", "\\boxed{C}"))
-        assert score(contradict, gold="C")["faithfulness"] == pytest.approx((1 + 0 + 0) / 3)
+        assert score(contradict, gold="C")["faithfulness"] == pytest.approx((1 + 0) / 2)
 
     def test_grader_directed_text(self):
         # Text addressed to the grader is not clinical reasoning: 0.
@@ -227,7 +233,10 @@ class TestComprehensiveness:
         assert score(lumped)["comprehensiveness"] == pytest.approx(1 / 4)
 
     def test_wrong_answer_well_argued(self):
-        # Weighing is judged against the response's own answer (C): C supported, A, B, D rejected.
+        # Weighing is judged against the gold answer (B): a wrong final answer (C) weighed B and
+        # its own choice wrongly, whatever it says. D is rejected with knowledge (oedema); A only
+        # by one case phrase ("does not cause pleuritic pain"), which is no reason (the rule leans
+        # towards false negatives there): 1 / 4.
         argued = respond(
             "Sudden pleuritic chest pain with tachycardia and tachypnoea suggests pulmonary embolism (C). "
             "Lobar pneumonia (B) is less likely without a productive cough or focal dullness. "
@@ -237,7 +246,9 @@ class TestComprehensiveness:
         )
         result = score(argued)
         assert result["accuracy"] == 0.0
-        assert result["comprehensiveness"] == pytest.approx(4 / 4)
+        assert result["comprehensiveness"] == pytest.approx(1 / 4)
+        # The same analysis boxing the right letter is not rewarded for the wrong one's reasoning either.
+        assert result["comprehensiveness"] < score(respond())["comprehensiveness"]
 
     def test_no_structure(self):
         # Without tags nothing can be verified.
@@ -255,4 +266,4 @@ class TestScore:
         result = score(respond(SUPPORT_B + " His WBC is 19,500/mm3."))
         expected = 10 * result["accuracy"] + result["faithfulness"] + result["comprehensiveness"]
         assert result["score"] == pytest.approx(expected)
-        assert result["score"] == pytest.approx(10 * 1 + (1 + 1 + 1) / 3 * 0.5 + 1 / 4)
+        assert result["score"] == pytest.approx(10 * 1 + (1 + 1) / 2 * 0.5 + 1 / 4)

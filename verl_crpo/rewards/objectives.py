@@ -15,7 +15,6 @@ from verl_crpo.rewards.reading import Reading
 
 __all__ = [
     "MISTAKE_FACTOR",
-    "REASONED_UNITS_TARGET",
     "accuracy_reward",
     "comprehensiveness_reward",
     "consistency",
@@ -29,9 +28,6 @@ __all__ = [
 
 # Each invented patient fact or misread finding halves faithfulness: two of them leave a quarter.
 MISTAKE_FACTOR = 0.5
-# Findings are grounding only in an analysis that reasons: two units stating knowledge (a
-# synthesis and a weighed option, the least a short answer holds) earn the full factor.
-REASONED_UNITS_TARGET = 2
 
 
 def grounding_target(r: Reading) -> int:
@@ -70,15 +66,13 @@ def format_reward(r: Reading) -> float:
 
 
 def grounding(r: Reading) -> float:
-    """Case findings cited in an analysis that reasons, in [0, 1].
+    """Case findings cited where the analysis reasons, in [0, 1].
 
-    Distinct case findings the analysis cites (misread units left out) over
-    :func:`grounding_target`, capped at 1, times the share of :data:`REASONED_UNITS_TARGET`
-    units that state knowledge (capped at 1): a list of case words, or the case copied, states
-    none and grounds nothing.
+    Distinct case findings the analysis cites in or next to a unit that states knowledge
+    (:mod:`~verl_crpo.rewards.reading` rule 4; misread units left out) over
+    :func:`grounding_target`, capped at 1: a list of case words, or the case copied, grounds nothing.
     """
-    cited = min(1.0, len(r.findings_cited) / grounding_target(r))
-    return cited * min(1.0, r.reasoned_units / REASONED_UNITS_TARGET)
+    return min(1.0, len(r.findings_cited) / grounding_target(r))
 
 
 def consistency(r: Reading) -> float:

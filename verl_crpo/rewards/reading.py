@@ -22,19 +22,20 @@ the option and the case findings it cites. Rules (our choices; CRPO's are unpubl
    swap for the option a unit names.
 3. **Knowledge** about an option: content stems of its claims that are not the case's words,
    not any option's own words or stubs of them ("lith."), not numbers and not discourse or
-   stance words (:mod:`~verl_crpo.rewards.lexicon`). Case findings alone are no reason for a
-   rejected or described option: a case phrase attached to an unrelated option is the commonest
-   template, and a rule cannot tell it from a real tie without knowing medicine. This leans
-   towards false negatives ("asthma is unlikely as there is no wheeze" earns nothing; "asthma
-   causes episodic wheeze, absent here" does). For the option a claim supports, findings from
-   two phrases or more (:data:`SUPPORT_TIES` stems) tie it to this case and count. It is
+   stance words (:mod:`~verl_crpo.rewards.lexicon`). One case phrase is no reason: a case phrase
+   attached to an unrelated option is the commonest template, and a rule cannot tell it from a
+   real tie without knowing medicine. Findings from two phrases or more (:data:`CASE_TIES` stems)
+   tie the option to this case and count. This leans towards false negatives ("asthma is
+   unlikely as there is no wheeze" earns nothing; "asthma causes episodic wheeze, absent here"
+   and "PE is less likely given the productive cough with rusty sputum" do). It is
    *distinctive* when the claims of at
    most half of the options (of two at least) use it: one reason repeated for every option is
    no reason. Claims that follow one template (the same skeleton once option and case words are
    masked, for :data:`TEMPLATE_MIN` or more options, bigram Jaccard >= :data:`TEMPLATE_SIMILARITY`)
    state no knowledge, whatever their slot words. A group claim of three or more options needs
    two distinctive stems.
-4. **Findings**: case-finding stems the analysis cites. A unit about the patient (a pronoun,
+4. **Findings**: case-finding stems the analysis cites where it reasons (in a unit that states
+   knowledge or next to one: a list of case words, or the case copied, cites none). A unit about the patient (a pronoun,
    "the patient", "there is") that asserts a finding the case denies, or denies one the case
    reports (:mod:`~verl_crpo.rewards.negation`), is a *misreading*; its findings do not count,
    and hypothetical units ("would", "typically", "if") are not read for polarity.
@@ -73,7 +74,7 @@ from verl_crpo.rewards.options import (
 from verl_crpo.rewards.parsing import MAX_BOXES, ParsedResponse, resolve_letter
 from verl_crpo.rewards.text import WORD_BREAKS, stem_of, stems_of, words_of
 
-__all__ = ["SUPPORT_TIES", "TEMPLATE_MIN", "TEMPLATE_SIMILARITY", "BlockReading", "Claim", "Reading", "read"]
+__all__ = ["CASE_TIES", "TEMPLATE_MIN", "TEMPLATE_SIMILARITY", "BlockReading", "Claim", "Reading", "read"]
 
 # Claims per option compared for a template (the comparison is quadratic in them).
 TEMPLATE_PROBES = 3
@@ -82,9 +83,10 @@ TEMPLATE_MIN = 3
 # Bigram Jaccard of masked skeletons: honest parallel list items share under a third of their
 # bigrams (their content differs); slot-filled templates share more than half.
 TEMPLATE_SIMILARITY = 0.5
-# Findings that tie the option a claim supports to this case: three stems in two phrases or more
-# ("fever, productive cough and crackles point to pneumonia"); one case phrase is no tie.
-SUPPORT_TIES = 3
+# Findings that tie an option to this case: three stems in two phrases or more ("fever, productive
+# cough and crackles point to pneumonia"; "PE is less likely given the productive cough with rusty
+# sputum"); one case phrase, the commonest template's reason, is no tie.
+CASE_TIES = 3
 # Where a unit's subject sits: an option first named after this many words is named in passing
 # ("In contrast, furosemide shrinks ..." names it third; "the γ chains bind 2,3-BPG" fifth).
 OPENING = 3
@@ -370,9 +372,7 @@ def _claims(
             if swap:
                 verdict = _SWAPPED.get(verdict, verdict)
             words = text.translate(WORD_BREAKS).split()
-            knowledge = _knowledge(words, roles)
-            if verdict == Verdict.SUPPORTS:
-                knowledge |= _ties(text, roles)
+            knowledge = _knowledge(words, roles) | _ties(text, roles)
             yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, roles))
         options = tuple(dict.fromkeys(o for options, _, _ in parts for o in options))
         previous = (index, options)
@@ -391,15 +391,15 @@ def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
     return bool(_AS_ANSWER.search(before)) and not before.rstrip().endswith(("not", "isnt"))
 
 
-_CHUNK = regex.compile(r",|;|\band\b|\bwith\b|\bplus\b")
+_CHUNK = regex.compile(r",|;|\band\b|\bor\b|\bnor\b|\bwith\b|\bplus\b")
 
 
 def _ties(text: str, roles: _Roles) -> frozenset[str]:
-    """Case findings tying a supported option to this case (rule 3): :data:`SUPPORT_TIES` stems, two phrases or more."""
+    """Case findings tying an option to this case (rule 3): :data:`CASE_TIES` stems, two phrases or more."""
     finding = roles.finding.__getitem__
     chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - _BLANK for chunk in _CHUNK.split(text)]
     found = set().union(*chunks) if chunks else set()
-    if len(found) < SUPPORT_TIES or sum(1 for chunk in chunks if chunk) < 2:
+    if len(found) < CASE_TIES or sum(1 for chunk in chunks if chunk) < 2:
         return frozenset()
     return frozenset(f"case:{s}" for s in found)
 
@@ -634,19 +634,23 @@ def _reasons(claims: tuple[Claim, ...], template_units: frozenset[int], n_option
 def _findings(block: Sentences, analysis: BlockReading, case: Case, roles: _Roles) -> tuple[frozenset[str], int, int]:
     """``(cited finding stems, reasoned units, misread units)`` of the analysis (rules 3-4)."""
     template = analysis.template_units
-    cited: set[str] = set()
-    reasoned = misread = 0
+    units: list[tuple[set[str], bool]] = []  # per unit: the findings it cites (none if misread), whether it reasons
+    misread = 0
     for index, tokens in enumerate(block.tokens[: MAX_SENTENCES * 4]):
         words = tokens.split()
-        if not words:
-            continue
         found = set(map(roles.finding.__getitem__, words)) - _BLANK
-        if index not in template and not _BLANK.issuperset(map(roles.knowledge.__getitem__, words)):
-            reasoned += 1
+        reasons = index not in template and not _BLANK.issuperset(map(roles.knowledge.__getitem__, words))
         if found and not _PATIENT.isdisjoint(words) and _HYPOTHETICAL.isdisjoint(words) and _flips(block, index, case):
             misread += 1
-            continue
-        cited |= found
+            found = set()
+        units.append((found, reasons))
+    cited: set[str] = set()
+    for index, (found, _) in enumerate(units):
+        # Findings are cited when reasoning uses them: in a unit that states knowledge or next to one
+        # ("Key findings: ..." then "These indicate ..."). A list of case words, or the case copied, cites none.
+        if found and any(units[j][1] for j in range(max(0, index - 1), min(len(units), index + 2))):
+            cited |= found
+    reasoned = sum(1 for _, reasons in units if reasons)
     return frozenset(cited - case.option_stem_union), reasoned, misread
 
 
