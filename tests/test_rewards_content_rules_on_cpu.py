@@ -1,4 +1,4 @@
-"""The content rules, module by module: stance (ConText), option weighing, invented findings.
+"""The content rules, module by module: stance (ConText), the claims of the reading, invented findings.
 
 Each input is written the way clinicians and instruction-tuned models write, with a comment saying
 why it should be read as it is. The whole-response orderings live in the validity suite.
@@ -9,14 +9,33 @@ from __future__ import annotations
 import pytest
 
 from verl_crpo.rewards.case import build_case
-from verl_crpo.rewards.context import stance
+from verl_crpo.rewards.context import Verdict, claim_stance, stance
 from verl_crpo.rewards.findings import invented_findings
-from verl_crpo.rewards.options import weigh_options
+from verl_crpo.rewards.parsing import parse_response
+from verl_crpo.rewards.reading import BlockReading, read
 from verl_crpo.rewards.text import words_of
 
 
 def case_of(question: str, options: dict[str, str], gold: str = "A"):
     return build_case("test", gold, {"question": question, "options": options}, True)
+
+
+class _Weighing:
+    """What the reading's analysis says of each option, as the tests below ask it."""
+
+    def __init__(self, analysis: BlockReading):
+        self.analysis = analysis
+        # Weighed with a distinctive reason and not left open.
+        self.addressed = frozenset(
+            letter for letter in analysis.reasons if analysis.verdicts.get(letter) != Verdict.UNCERTAIN
+        )
+        self.leaders = analysis.leaders
+        self.stance = dict(analysis.support)
+
+
+def weigh_options(text: str, case) -> _Weighing:
+    response = f"<dx>\n{text}\n</dx>\n<conclusion>\nFinal answer: \\boxed{{{case.gold}}}\n</conclusion>"
+    return _Weighing(read(parse_response(response), case).analysis)
 
 
 THYROID = case_of(
@@ -46,7 +65,7 @@ class TestStance:
             ("carbamazepine is notorious for aggravating absences", -1),  # inflected rejection word
             ("pneumonia is less likely", -1),  # "less" negates "likely"
             ("we can rule out heart failure", -1),  # "rule out"
-            ("no adrenal signs", -1),  # a bare negation
+            ("no adrenal signs", 0),  # a negation that negates no verdict is no verdict
             ("radioactive iodine ablates the gland", 0),  # knowledge, no verdict
             ("typical absence seizures arise from thalamic circuits", 0),  # "absence" is not a negation
         ],
@@ -122,7 +141,7 @@ class TestWeighing:
         case = case_of(
             "Which enzyme is deficient in phenylketonuria?", {"A": "Tyrosinase", "B": "Phenylalanine hydroxylase"}
         )
-        assert weigh_options("Tyrosinaemia type I has liver failure.", case).stance == {"A": 0.0, "B": 0.0}
+        assert weigh_options("Tyrosinaemia type I has liver failure.", case).stance == {}  # names no option
         assert "A" in weigh_options("Tyrosinases make melanin; albinism follows their loss.", case).addressed
 
     def test_initials_name_an_option(self):

@@ -126,6 +126,7 @@ _FACT_VERBS = (
 )
 # "she has ...", "the patient is a ...": the response's reading of the case, not a new observation.
 _STATE_VERBS = frozenset({"has", "have", "presents with", "suffers from", "is a", "is an"})
+_IDENTITY_VERBS = frozenset({"is a", "is an"})
 _FAMILY_VERBS = (
     r"has|had|have|was diagnosed with|were diagnosed with|died of|died from|suffers from|suffered from|is|was|"
     r"mentioned|reported|reports|says|said|noted"
@@ -391,9 +392,10 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
         return 0
     counted: list[tuple[int, int]] = []
     count = examined = 0
-    # A knowledge question's "the child has a high fever" describes the typical patient: readings
-    # in the present tense are allowed there too (leaning towards false negatives).
-    for start, end, _ in _assertion_items(low, True, vocabulary):
+    # A knowledge question's "the child has a high fever" describes the typical patient: "has"
+    # readings are allowed there too (leaning towards false negatives); "the patient is a girl"
+    # describes one, and is not.
+    for start, end, _ in _assertion_items(low, case.has_patient, vocabulary):
         examined += 1
         if examined > MAX_CANDIDATES or count >= limit:
             break
@@ -415,9 +417,10 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
 def _assertion_items(low: str, readings_allowed: bool = True, vocabulary=None):
     """``(start, end, licensed)`` of each item a trigger asserts about the patient, trigger by trigger.
 
-    ``licensed``: asserted with a present-tense state verb ("she has", "the patient is a"). With
-    ``readings_allowed`` (the case describes a patient) such items are the response's reading of
-    the case ("she has hypothyroidism", "our patient has two attacks") and are not yielded.
+    ``licensed``: asserted with a present-tense state verb ("she has", "the patient is a"). Such
+    items are the response's reading of the case ("she has hypothyroidism", "our patient has two
+    attacks") and are not yielded; without ``readings_allowed`` (the case describes no patient)
+    "is a" still describes one and is yielded, while "has" reads as the typical patient.
     Keywords are found by literal search, and patterns only run where one occurs: a scan for
     every trigger at every position would cost ten times more.
     """
@@ -442,8 +445,10 @@ def _assertion_items(low: str, readings_allowed: bool = True, vocabulary=None):
                     if not _modified(low, start):
                         yield start, position, False
                 else:
-                    licensed = match.groupdict().get("verb") in _STATE_VERBS
-                    if not (licensed and readings_allowed) and not _modified(low, position):
+                    verb = match.groupdict().get("verb")
+                    licensed = verb in _STATE_VERBS
+                    allowed = readings_allowed or verb not in _IDENTITY_VERBS
+                    if not (licensed and allowed) and not _modified(low, position):
                         yield from _items(low, match.end(), licensed)
             position = low.find(keyword, position + len(keyword))
 
