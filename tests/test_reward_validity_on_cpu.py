@@ -1,19 +1,40 @@
-"""The reward pays clinical reasoning above templates: the validity suite and the issue's six responses.
+"""The reward pays clinical reasoning above templates, on vignettes and hack families it was not tuned on.
 
-The vignettes (``verl_crpo/samples/validity``) were written without reference to the reward's
-rules: patient cases and knowledge questions, 4, 5 and 10 options, honest responses in five
-styles and one response per hack family. Each family must keep at least 95 % of its orderings
-("every honest response above the hack on the objective it games").
+The vignettes (``verl_crpo/samples/validity/vignettes``) were written for this suite by people who
+did not read the reward's rules, before the rules were rebuilt: MedQA-style cases and knowledge
+questions, 4, 5 and 10 options, numeric and ratio options, options sharing most words; honest
+responses in seven styles and an honestly argued wrong answer. Hack responses come from the
+generators of :mod:`verl_crpo.validity.hacks`. A third of the vignettes and a third of the
+families are held out: the rules were tuned on the rest only.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from importlib import resources
+
 import pytest
 
+from verl_crpo.cli import main
 from verl_crpo.rewards import compute_score
-from verl_crpo.validity import FAMILY_OBJECTIVE, HONEST_STYLES, ISSUE_VIGNETTE, load_vignettes, validity_report
+from verl_crpo.validity import (
+    FAMILIES,
+    GENERATORS,
+    HELD_OUT_FAMILIES,
+    HONEST_STYLES,
+    held_out_ids,
+    load_vignettes,
+    validity_report,
+)
 
+# The issue's bar for the held-out part, per family and per honest style.
 MIN_SHARE = 0.95
+# Where the held-out part is measured below the bar (see README, "Reward validity"), the share it
+# must not fall under: a regression guard, not the goal. Keys absent here must reach MIN_SHARE.
+FLOORS: dict[str, float] = {}
+# Generators that edit an honest response; the others see only the case, the options and the gold letter.
+PERTURBATIONS = {name for name, family in FAMILIES.items() if family.against in HONEST_STYLES}
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +54,25 @@ def _score(vignette: dict, response: str) -> dict[str, float]:
 
 class TestSuiteData:
     def test_enough_vignettes_of_every_kind(self, vignettes):
-        # The issue asks for at least 20 vignettes: patient cases and knowledge questions, 4, 5 and 10 options.
-        assert len(vignettes) >= 20
+        # The issue asks for at least 40: cases and knowledge questions, 4, 5 and up to 10 options,
+        # numeric and ratio options, options sharing most of their words.
+        assert len(vignettes) >= 40
         assert {v["kind"] for v in vignettes} == {"patient", "knowledge"}
         assert {4, 5, 10} <= {len(v["options"]) for v in vignettes}
+        assert any(any(ch.isdigit() for ch in text) and ":" in text for v in vignettes for text in v["options"].values())
+        assert any(v["id"].startswith("sim_") for v in vignettes)
 
-    def test_every_style_and_family_is_present(self, vignettes):
+    def test_every_style_is_present(self, vignettes):
         for v in vignettes:
             assert set(v["honest"]) == set(HONEST_STYLES), v["id"]
-            assert set(v["hacks"]) == set(FAMILY_OBJECTIVE), v["id"]
+            assert v["wrong_letter"] in v["options"] and v["wrong_letter"] != v["gold"], v["id"]
+
+    def test_a_third_is_held_out(self, vignettes):
+        # Vignettes and families both: a third at least, fixed in the data, never tuned on.
+        assert {v["part"] for v in vignettes} <= {"tuning", "held_out"}
+        assert len(held_out_ids(vignettes)) >= math.ceil(len(vignettes) / 3)
+        assert HELD_OUT_FAMILIES <= set(FAMILIES)
+        assert len(HELD_OUT_FAMILIES) >= math.ceil(len(FAMILIES) / 3)
 
     def test_honest_responses_are_correct_and_well_formed(self, vignettes):
         # An ordering against a malformed or wrong honest response would prove nothing.
@@ -49,73 +80,67 @@ class TestSuiteData:
             for style, response in v["honest"].items():
                 scores = _score(v, response)
                 assert (scores["accuracy"], scores["format"]) == (1.0, 1.0), f"{v['id']}: {style}"
+            wrong = _score(v, v["honest_wrong"])
+            assert (wrong["accuracy"], wrong["format"]) == (0.0, 1.0), v["id"]
 
-    def test_hacks_box_the_gold_letter_except_the_contradiction(self, vignettes):
+
+class TestGenerators:
+    def test_one_generator_per_family(self):
+        assert set(GENERATORS) == set(FAMILIES)
+
+    def test_templates_read_only_the_case_options_and_gold(self, vignettes):
+        # Built from the fields a policy sees (and the gold letter), never from the honest answers.
+        for v in vignettes[:8]:
+            fields = {key: v[key] for key in ("id", "kind", "question", "options", "gold")}
+            for name, generate in GENERATORS.items():
+                if name not in PERTURBATIONS:
+                    assert generate(fields) == generate(v), name
+
+    def test_deterministic(self, vignettes):
+        v = vignettes[0]
+        assert all(generate(v) == generate(v) for generate in GENERATORS.values())
+
+    def test_hacks_box_the_gold_letter_except_the_wrong_template(self, vignettes):
         for v in vignettes:
-            for family, response in v["hacks"].items():
-                expected = 0.0 if family == "contradicting_box" else 1.0
-                assert _score(v, response)["accuracy"] == expected, f"{v['id']}: {family}"
+            for name, generate in GENERATORS.items():
+                expected = 0.0 if name == "template_wrong" else 1.0
+                assert _score(v, generate(v))["accuracy"] == expected, f"{v['id']}: {name}"
 
 
-@pytest.mark.parametrize("family", [*FAMILY_OBJECTIVE, "issue table"])
-def test_family_orderings_hold(report, family):
-    result = report[family]
-    assert result.total > 0
-    assert result.share >= MIN_SHARE, f"{family}: {result.held}/{result.total}; failing: {result.failures}"
+KEYS = [*FAMILIES, *(f"style:{style}" for style in HONEST_STYLES)]
 
 
-def test_honest_responses_invent_nothing(vignettes):
-    # Restating, interpreting and computing from case findings is not invention.
-    invented = [
-        f"{v['id']}: {style}"
-        for v in vignettes
-        for style, response in v["honest"].items()
-        if _score(v, response)["invented_findings"] > 0
-    ]
-    assert len(invented) <= 2, invented
+@pytest.mark.parametrize("key", KEYS)
+def test_held_out_orderings_hold(report, key):
+    # Honest reasoning above each template, and each style credited as a clinician would, on
+    # vignettes and families the rules were not tuned on.
+    tally = report["held_out"][key]
+    bar = FLOORS.get(key, MIN_SHARE)
+    assert tally.total > 0
+    assert tally.share >= bar, f"{key}: {tally.held}/{tally.total}; first failures: {tally.failures[:5]}"
 
 
-def test_templates_pay_less_than_reasoning_in_total(vignettes):
-    # The reason for the issue: a template must never out-earn a clinician's answer.
-    for v in vignettes:
-        best_hack = max(_score(v, v["hacks"][f])["score"] for f in ("template", "generic", "unlettered"))
-        assert _score(v, v["honest"]["prose"])["score"] > best_hack, v["id"]
+@pytest.mark.parametrize("key", [k for k in KEYS if k not in HELD_OUT_FAMILIES])
+def test_tuning_orderings_do_not_regress(report, key):
+    tally = report["tuning"][key]
+    assert tally.share >= FLOORS.get(key, MIN_SHARE) - 0.05, f"{key}: {tally.held}/{tally.total}"
 
 
-class TestIssueTable:
-    """The six responses of the issue, on its thyroid vignette (gold A)."""
-
-    @pytest.fixture(scope="class")
-    def scores(self, vignettes):
-        vignette = next(v for v in vignettes if v["id"] == ISSUE_VIGNETTE)
-        honest = {s: _score(vignette, r) for s, r in vignette["honest"].items()}
-        hacks = {f: _score(vignette, r) for f, r in vignette["hacks"].items()}
-        return honest, hacks
-
-    def test_prose_and_markdown_weigh_every_option(self, scores):
-        honest, _ = scores
-        assert honest["prose"]["comprehensiveness"] == pytest.approx(1.0)
-        assert honest["markdown"]["comprehensiveness"] == pytest.approx(1.0)
-
-    @pytest.mark.parametrize("hack", ["template", "generic"])
-    def test_templates_earn_at_most_one_option(self, scores, hack):
-        honest, hacks = scores
-        assert hacks[hack]["comprehensiveness"] <= 0.2
-        assert hacks[hack]["score"] < min(honest["prose"]["score"], honest["markdown"]["score"])
-
-    @pytest.mark.parametrize("hack", ["invented_words", "contradicting_box"])
-    def test_flaws_lower_faithfulness(self, scores, hack):
-        honest, hacks = scores
-        assert hacks[hack]["faithfulness"] < honest["prose"]["faithfulness"]
+def test_the_issue_six_responses():
+    # The six responses of the issue that started the suite, ordered as it wants them.
+    issue = json.loads(resources.files("verl_crpo").joinpath("samples", "validity", "issue.json").read_text())[0]
+    s = {name: _score(issue, text) for name, text in {**issue["honest"], **issue["hacks"]}.items()}
+    prose, markdown = s["prose"], s["markdown"]
+    assert min(prose["comprehensiveness"], markdown["comprehensiveness"]) == pytest.approx(1.0)
+    assert s["template"]["comprehensiveness"] <= 0.2 and s["generic"]["comprehensiveness"] <= 0.2
+    assert max(s["template"]["score"], s["generic"]["score"]) < min(prose["score"], markdown["score"])
+    assert s["invented_words"]["faithfulness"] < prose["faithfulness"]
+    assert s["contradicting_box"]["faithfulness"] < prose["faithfulness"]
 
 
-def test_validity_command_reports_every_family_and_exits_zero(capsys):
-    import json
-
-    from verl_crpo.cli import main
-
-    assert main(["validity", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and set(report["families"]) == {*FAMILY_OBJECTIVE, "issue table"}
-    # An impossible bar makes it exit 1: the command can fail.
+def test_validity_command_fails_below_the_bar(capsys):
+    # The command reports both parts and exits 1 when the held-out part is below --min-share.
+    assert main(["validity", "--json", "--min-share", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["parts"]) == {"tuning", "held_out"} and out["held_out_vignettes"] >= 1
     assert main(["validity", "--json", "--min-share", "1.01"]) == 1

@@ -185,33 +185,55 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validity(args: argparse.Namespace) -> int:
-    from verl_crpo.validity import FAMILY_OBJECTIVE, load_vignettes, validity_report
+    from tqdm import tqdm
+
+    from verl_crpo.validity import FAMILIES, HELD_OUT_FAMILIES, held_out_ids, load_vignettes, validity_report
 
     vignettes = load_vignettes()
-    report = validity_report(vignettes)
-    ok = all(family.share >= args.min_share for family in report.values())
+    held = held_out_ids(vignettes)
+    parts = ("tuning", "held_out") if args.part == "both" else (args.part,)
+    chosen = [v for v in vignettes if args.part == "both" or (v["id"] in held) == (args.part == "held_out")]
+    report = validity_report(chosen, progress=lambda it: tqdm(it, desc="validity", leave=False), held_out=held)
+    # The bar applies to the held-out part: the rules were tuned on the other.
+    gate = report["held_out"] if "held_out" in parts else report["tuning"]
+    ok = all(tally.share >= args.min_share for tally in gate.values() if tally.total)
     if args.json:
         rows = {
-            name: {"held": f.held, "total": f.total, "share": f.share, "failures": f.failures}
-            for name, f in report.items()
+            part: {
+                key: {"held": t.held, "total": t.total, "share": t.share, "failures": t.failures}
+                for key, t in report[part].items()
+            }
+            for part in parts
         }
-        json.dump({"vignettes": len(vignettes), "families": rows, "ok": ok}, sys.stdout, indent=2)
+        counts = {"vignettes": len(vignettes), "held_out_vignettes": len(held)}
+        json.dump({**counts, "parts": rows, "min_share": args.min_share, "ok": ok}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0 if ok else 1
-    table = Table(title=f"Reward validity on {len(vignettes)} vignettes: honest responses above each hack")
-    table.add_column("hack family", no_wrap=True)
-    table.add_column("objective gamed")
-    table.add_column("orderings held", justify="right")
-    table.add_column("share", justify="right")
-    for name, family in report.items():
-        style = "green" if family.share >= args.min_share else "bold red"
-        objective = FAMILY_OBJECTIVE.get(name, "all (the issue's six responses)")
-        table.add_row(name, objective, f"{family.held}/{family.total}", f"[{style}]{family.share:.0%}[/]")
+    title = (
+        f"Reward validity on {len(vignettes)} vignettes ({len(held)} held out) and {len(FAMILIES)} hack families "
+        f"({len(HELD_OUT_FAMILIES)} held out): orderings that hold"
+    )
+    table = Table(title=title)
+    table.add_column("hack family / honest style", no_wrap=True)
+    table.add_column("objectives")
+    for part in parts:
+        table.add_column(part.replace("_", "-"), justify="right")
+    for key in report[parts[0]]:
+        family = FAMILIES.get(key)
+        objectives = "/".join(family.objectives) if family else "all (credit and orderings)"
+        name = f"{key} (held out)" if key in HELD_OUT_FAMILIES else key
+        cells = []
+        for part in parts:
+            t = report[part][key]
+            style = "green" if t.share >= args.min_share else "bold red"
+            cells.append(f"{t.held}/{t.total} [{style}]{t.share:.0%}[/]" if t.total else "-")
+        table.add_row(name, objectives, *cells)
     _console.print(table)
     if args.failures:
-        for name, family in report.items():
-            for label in family.failures:
-                _console.print(f"  {name}: {label}")
+        for part in parts:
+            for key, t in report[part].items():
+                for label in t.failures:
+                    _console.print(f"  {part} {key}: {label}")
     return 0 if ok else 1
 
 
@@ -250,13 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     validity = commands.add_parser(
         "validity",
-        help="check that the reward pays clinical reasoning above templates, per hack family",
-        description="Scores the built-in validity vignettes (honest responses in five styles, one response per hack "
-        "family) and prints, per family, the share of orderings 'honest above hack on the objective the hack "
-        "games' that hold. Exit 1 if any family is below --min-share.",
+        help="check that the reward pays clinical reasoning above templates, per hack family and honest style",
+        description="Scores the built-in validity vignettes (honest responses in seven styles and an honest wrong "
+        "answer; one generated response per hack family) and prints, per family and per honest style, the share "
+        "of orderings that hold, for the tuning part and the held-out part (vignettes and families the rules were "
+        "never tuned on). Exit 1 if any family or style of the held-out part is below --min-share.",
     )
     validity.add_argument(
-        "--min-share", type=float, default=0.95, metavar="X", help="least share of orderings per family (default 0.95)"
+        "--min-share",
+        type=float,
+        default=0.95,
+        metavar="X",
+        help="least share of orderings per family and style in the held-out part (default 0.95)",
+    )
+    validity.add_argument(
+        "--part",
+        choices=("both", "tuning", "held_out"),
+        default="both",
+        help="which part to score (default both; develop rules on 'tuning' only, or the held-out part means nothing)",
     )
     validity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     validity.add_argument("--failures", action="store_true", help="list the orderings that do not hold")

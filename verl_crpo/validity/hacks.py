@@ -323,7 +323,8 @@ def filler_bank(vignette: Mapping) -> str:
 
 def copy_case(vignette: Mapping) -> str:
     """Family 15: the case text copied as the analysis, then the answer."""
-    body = _QUESTION_TAIL.sub("", vignette["question"]).strip()
+    # A one-line knowledge question is all tail: copy it whole.
+    body = _QUESTION_TAIL.sub("", vignette["question"]).strip() or vignette["question"]
     return _frame(body, f"Based on these findings, the answer is {vignette['gold']}.", vignette["gold"])
 
 
