@@ -86,7 +86,8 @@ _AGAINST_VERBS = frozenset(
     ]
 )
 # Words right before a second option that reject it: "levothyroxine rather than methimazole".
-_CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "versus", "vs", "nor"})
+# Not "versus": "mycoplasma versus legionella" weighs the two, it rejects neither.
+_CONTRAST = frozenset({"not", "than", "unlike", "over", "instead", "nor"})
 
 
 def stance(words: list[str], lone_negation: float = 0.0) -> float:

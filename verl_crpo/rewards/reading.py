@@ -418,8 +418,8 @@ def _in_list_item(block: Sentences, index: int) -> bool:
 def _in_passing(block: Sentences, index: int, letters: dict[str, int], previous: tuple[int, tuple[str, ...]]) -> bool:
     """A unit naming one other option only late, right after a claim: it continues that claim (rule 1)."""
     before, options = previous
-    if len(letters) != 1 or len(options) != 1 or index - before > MAX_CARRY:
-        return False
+    if len(letters) != 1 or len(options) != 1 or index - before > MAX_CARRY or index in block.line_starts:
+        return False  # a new line or list item ("- Host: ... fits legionella") is a claim of its own
     ((letter, offset),) = letters.items()
     start = block.starts[index]
     if block.text.startswith(("option", "choice", "(", "answer"), offset):
@@ -619,7 +619,8 @@ def _reasons(claims: tuple[Claim, ...], template_units: frozenset[int], n_option
         for found in claim.knowledge:
             users.setdefault(found, set()).add(claim.options)
     most = max(2, n_options // 2)
-    common = {s for s, options in users.items() if sum(map(len, options)) > most}
+    # A group claim ("B, C and D are all ...") uses a stem once, as one option would.
+    common = {s for s, options in users.items() if len(options) > most}
     reasons: dict[str, set[str]] = {}
     for claim in kept:
         distinctive = claim.knowledge - common
