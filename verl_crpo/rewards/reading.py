@@ -372,7 +372,7 @@ def _claims(
             if swap:
                 verdict = _SWAPPED.get(verdict, verdict)
             words = text.translate(WORD_BREAKS).split()
-            knowledge = _knowledge(words, roles) | _ties(text, roles)
+            knowledge = _knowledge(words, roles) | _ties(text, roles, case)
             yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, roles))
         options = tuple(dict.fromkeys(o for options, _, _ in parts for o in options))
         previous = (index, options)
@@ -394,10 +394,14 @@ def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
 _CHUNK = regex.compile(r",|;|\band\b|\bor\b|\bnor\b|\bwith\b|\bplus\b")
 
 
-def _ties(text: str, roles: _Roles) -> frozenset[str]:
-    """Case findings tying an option to this case (rule 3): :data:`CASE_TIES` stems, two phrases or more."""
+def _ties(text: str, roles: _Roles, case: Case) -> frozenset[str]:
+    """Case findings tying an option to this case (rule 3): :data:`CASE_TIES` stems, two phrases or more.
+
+    Words of the options' own texts do not count: an option quoted in full is no finding.
+    """
     finding = roles.finding.__getitem__
-    chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - _BLANK for chunk in _CHUNK.split(text)]
+    own = case.option_stem_union | _BLANK
+    chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - own for chunk in _CHUNK.split(text)]
     found = set().union(*chunks) if chunks else set()
     if len(found) < CASE_TIES or sum(1 for chunk in chunks if chunk) < 2:
         return frozenset()

@@ -8,8 +8,10 @@ not stored: the generators of :mod:`verl_crpo.validity.hacks` build them from ea
 
 Orderings (each a pair of responses to one vignette, one of which must score higher):
 
-* **hack families**: every honest style scores strictly above the family's response on each
-  objective the family games (:data:`FAMILIES`). Perturbation families (an honest response edited
+* **hack families**: on each objective the family games (:data:`FAMILIES`), the family's
+  response scores strictly below every honest style, or earns nothing on it (a template that
+  earns 0 does not pay, even where the rules under-read the honest response too: that shows in
+  the credit orderings). Perturbation families (an honest response edited
   by rule) are compared with the response they edit (none when the rule changes nothing), and
   the wrong-answer template with the honestly argued wrong answer, which it must not exceed
   (the issue's bar: a wrong answer never earns more with a template than with honest reasoning).
@@ -218,7 +220,9 @@ def validity_report(
                         scores[base_key][o] > hack[o] for o in family.objectives
                     )
                 else:
-                    ok = all(scores[base_key][o] > hack[o] for o in family.objectives)
+                    # The template must not pay: below the honest response, or nothing at all (a
+                    # honest response the rules under-read is the credit orderings' failure, not this).
+                    ok = all(scores[base_key][o] > hack[o] or hack[o] == 0 for o in family.objectives)
                 shown = _show(scores[base_key], family.objectives), _show(hack, family.objectives)
                 label = f"{vid}: {base_key} {shown[0]} vs {shown[1]}"
                 part[name].check(ok, label)
