@@ -92,6 +92,7 @@ class Case:
         negative_stem: whether the question asks for the exception ("Which is NOT a feature",
             "all of the following EXCEPT", "least likely"): the answer is the option the
             analysis argues *against*.
+        finding_prefixes: first four letters of the finding stems of four letters or more.
         reported: finding stems the case states without a negation (:mod:`~verl_crpo.rewards.negation`).
         denied: finding stems the case only denies ("denies weight loss", "no rash").
         stubs: every 3- to 5-letter prefix of a case or option word: a response word that is one
@@ -124,6 +125,7 @@ class Case:
     negative_stem: bool
     reported: frozenset[str]
     denied: frozenset[str]
+    finding_prefixes: frozenset[str]
     stubs: frozenset[str]
     text_patterns: Mapping[str, regex.Pattern | None]
     abbreviations: dict[str, str | None]
@@ -259,6 +261,7 @@ def _build(data_source: Any, ground_truth: Any, options: Any, question: Any, nee
         acronyms=MappingProxyType(_acronyms(options)),
         has_patient=not _PATIENT_WORDS.isdisjoint(question_words) or bool(_AGE.search(question.lower())),
         negative_stem=bool(_NEGATIVE_STEM.search(question[-300:])),
+        finding_prefixes=frozenset(f[:4] for f in findings if len(f) >= 4),
         reported=frozenset(reported - denied),
         denied=frozenset(denied - reported),
         stubs=frozenset(

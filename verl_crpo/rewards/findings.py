@@ -386,6 +386,12 @@ def _invented_results(low: str, case: Case) -> int:
     return count
 
 
+def _in_case(stem: str, case: Case) -> bool:
+    """Whether a content stem restates a case finding: the same stem, or the same first four letters
+    of a longer word ("painfu" for "pain", "blurry" for "blurred"), leaning towards readings."""
+    return stem in case.findings or (len(stem) >= 5 and stem[:4] in case.finding_prefixes)
+
+
 def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> int:
     """Statements asserted about the patient (ConText triggers) whose content the case lacks."""
     if limit <= 0:
@@ -407,8 +413,8 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
         content = stems_of(words)
         if not content:
             continue
-        if case.has_patient and 2 * len(content & case.findings) >= len(content):
-            continue  # restates case findings ("she had cold intolerance")
+        if case.has_patient and 2 * sum(_in_case(stem, case) for stem in content) >= len(content):
+            continue  # restates case findings ("she had cold intolerance", "a painful eye" for "eye pain")
         counted.append((start, end))
         count += 1
     return count

@@ -164,7 +164,13 @@ def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]
         if token in _POST and _is_post(token, tokens, i):
             for j in range(max(clause_start, len(words) - POST_SCOPE), len(words)):
                 denied[j] = True
-        elif token == "not" and previous in {"is", "are", "was", "were"} and _next_word(tokens, i) in _SEEN:
+        elif (
+            token == "not"
+            and previous in {"is", "are", "was", "were"}
+            and _next_word(tokens, i) in _SEEN
+            # "bands that are not present in the serum" places them, it does not deny them
+            and (tokens[i + 2] if i + 2 < len(tokens) else "") not in _PLACES
+        ):
             for j in range(max(clause_start, len(words) - POST_SCOPE - 1), len(words)):
                 denied[j] = True
         words.append(token)
@@ -187,6 +193,7 @@ def _is_post(token: str, tokens: list[str], i: int) -> bool:
     return True
 
 
+_PLACES = frozenset("in on at within elsewhere".split())
 _SEEN = frozenset(["present", "seen", "found", "detected", "noted", "palpable", "heard", "elicited"])
 
 
