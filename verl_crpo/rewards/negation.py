@@ -31,7 +31,7 @@ CASE_SCOPE = 6  # "no fever, night sweats, or weight loss": a list after one tri
 RESPONSE_SCOPE = 4
 POST_SCOPE = 4
 
-_TOKEN = re.compile(r"[a-z0-9]+|[.;:,!?\n]")
+_TOKEN = re.compile(r"[a-z0-9]+|[.;:,!?()\n]")
 _PRE = frozenset(
     [
         "no",
@@ -123,7 +123,8 @@ _NEW_CLAUSE = frozenset(
         "revealed",
     ]
 )
-_PUNCT_BREAK = frozenset(".;:!?\n")
+# A parenthesis is an aside: "no new drugs (amlodipine for 5 years)" does not deny the amlodipine.
+_PUNCT_BREAK = frozenset(".;:!?()\n")
 
 
 def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]:
