@@ -367,7 +367,9 @@ _TEST_GATES = tuple(sorted(TEST_WORDS))
 _DIGIT_SOON = regex.compile(r"\d")
 # Triggers that name no subject: a fact about the patient only in a clause about the patient.
 _UNATTACHED = frozenset({"family history", "history", "h/o", "known case of", "diagnosed with"})
-_GENERIC_TESTS = frozenset("serology labs tests test workup panel screen imaging testing studies exam examination".split())
+_GENERIC_TESTS = frozenset(
+    "serology labs tests test workup panel screen imaging testing studies exam examination".split()  # noqa: SIM905
+)
 _HAS_RESULT_GATES = ("palpable", "audible", "positive", "negative", "reactive", "visible", "tender", "enlarged")
 
 

@@ -194,7 +194,7 @@ def _is_post(token: str, tokens: list[str], i: int) -> bool:
     return True
 
 
-_PLACES = frozenset("in on at within elsewhere".split())
+_PLACES = frozenset(["in", "on", "at", "within", "elsewhere"])
 _SEEN = frozenset(["present", "seen", "found", "detected", "noted", "palpable", "heard", "elicited"])
 
 

@@ -61,7 +61,6 @@ from verl_crpo.rewards.case import Case
 from verl_crpo.rewards.context import Verdict, claim_stance, contrast_before, undecided
 from verl_crpo.rewards.findings import grader_directed, invented_findings, strip_copied
 from verl_crpo.rewards.lexicon import HYPOTHETICAL_WORDS, NOT_REASONS
-from verl_crpo.rewards.negation import RESPONSE_SCOPE, polarity
 from verl_crpo.rewards.options import (
     ANAPHORS,
     MAX_CARRY,
@@ -659,11 +658,43 @@ def _findings(block: Sentences, analysis: BlockReading, case: Case, roles: _Role
     return frozenset(cited - case.option_stem_union), reasoned, misread
 
 
+# A finding is asserted when one of these governs it, denied when one of _DENIALS does; both read
+# the next few words only, up to a clause break ("his kidney function is normal" asserts nothing).
+_ASSERTIONS = frozenset(
+    "has have had reports reported complains presents presented with shows showed developed".split()  # noqa: SIM905
+)
+_DENIALS = frozenset("no not without denies denied never absence lack".split())  # noqa: SIM905
+_ASSERTED_SPAN = 3  # "has a dry cough", "reports severe night sweats"
+_DENIED_SPAN = 2  # "no fever", "no new drugs"; not "not coughed up blood"
+_SPAN_SKIP = frozenset("a an the any of new recent his her their significant".split())  # noqa: SIM905
+
+
 def _flips(block: Sentences, index: int, case: Case) -> bool:
-    """Whether a unit asserts a finding the case denies or denies one the case reports (rule 4)."""
-    words, denied = polarity(block.pieces[index], RESPONSE_SCOPE)
-    for word, negated in zip(words, denied, strict=True):
-        s = stem_of(word)
-        if s and ((negated and s in case.reported) or (not negated and s in case.denied)):
-            return True
+    """Whether a unit asserts a finding the case denies or denies one the case reports (rule 4).
+
+    Read conservatively (towards false negatives): only the words a verb of presence or a
+    negation governs directly, in the unit's own clause.
+    """
+    words = block.tokens[index].split()
+    for i, word in enumerate(words):
+        if word in _ASSERTIONS:
+            wanted, span = case.denied, _ASSERTED_SPAN
+        elif word in _DENIALS:
+            wanted, span = case.reported, _DENIED_SPAN
+        else:
+            continue
+        taken = 0
+        for following in words[i + 1 : i + 1 + span + 2]:
+            if following in _SPAN_SKIP:
+                continue
+            if following in _DENIALS or following in _CLAUSE_ENDS or taken == span:
+                break
+            taken += 1
+            if stem_of(following) in wanted:
+                return True
     return False
+
+
+_CLAUSE_ENDS = frozenset(
+    "but and or which who because since although while whereas so than".split()  # noqa: SIM905
+)

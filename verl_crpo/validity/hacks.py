@@ -39,15 +39,17 @@ __all__ = ["GENERATORS", "case_phrases", "distractor_of"]
 _CLAUSE = re.compile(r"[.;:,()\n]|\band\b|\bbut\b|\bwith\b|\bwho\b|\bthat\b|\bwhich\b")
 _NEGATED_START = re.compile(
     r"^(?:he |she |the patient |they )?(?:has |have |had )?(?:no |denies |denied |without |does not have |"
-    r"did not have |does not |do not |is not |not )(?:any |history of |a history of )?"
+    r"did not have |does not |do not |is not |not |never )(?:any |history of |a history of )?"
 )
 _LEAD = re.compile(
     r"^(?:(?:a|an|the|his|her|their|of|in|on|at|for|to|is|are|was|were|has|have|had|he|she|it|there|"
     r"shows?|showed|reveals?|revealed|reports?|reported|also|both|several|scattered|over|examination|"
     r"physical|laboratory|studies|serum|history|past|recent|mild|marked|which|following|this|patient)\s+)+"
 )
+_NEGATIVE_RESULT = re.compile(r"\s+(?:is|are|was|were)\s+(?:negative|normal|absent|unremarkable)$")
 _QUESTION_TAIL = re.compile(r"(?:which|what) of the following[^.?]*[.?]?\s*$", re.I)
 _DIGITS = re.compile(r"\d")
+_TIME = frozenset(["ago", "ago.", "hours", "days", "weeks", "months", "years", "hour", "day", "week", "month", "year", "earlier", "later", "before", "after"])
 
 
 def _seed(vignette: Mapping, salt: str) -> int:
@@ -73,10 +75,13 @@ def case_phrases(question: str) -> tuple[list[str], list[str]]:
         negated = _NEGATED_START.match(clause)
         if negated:
             clause = clause[negated.end() :]
+        negative_result = _NEGATIVE_RESULT.search(clause)
+        if negative_result:  # "hiv test is negative": the test's finding is denied
+            clause, negated = clause[: negative_result.start()], negative_result
         clause = _LEAD.sub("", clause).strip()
         words = clause.split()
-        if not 1 <= len(words) <= 4 or _DIGITS.search(clause) or len(clause) < 4:
-            continue
+        if not 1 <= len(words) <= 4 or _DIGITS.search(clause) or len(clause) < 4 or not _TIME.isdisjoint(words):
+            continue  # "two weeks ago" is a time, not a finding
         target = denied if negated else reported
         if clause not in reported and clause not in denied:
             target.append(clause)
