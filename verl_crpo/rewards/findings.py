@@ -21,8 +21,8 @@ Rules (our choices):
      illness), medications ("her medications include"), an examination ("on examination", "exam
      revealed"), a test result ("<test> showed", "<item> were positive"). The scope runs to a
      terminator (punctuation, "but", "which", "suggesting", "a classic sign", a new subject, ...)
-     and splits into items at commas and "and"/"or"/"with". An item is invented when at least
-     half of its content stems are absent from the case findings; negated ("denies", "no ...")
+     and splits into items at commas and "and"/"or"/"with". An item is invented when fewer than
+     a third of its content stems are the case's (or share their first four letters); negated ("denies", "no ...")
      and hypothetical ("if", "would", "typically", "consider") triggers assert nothing.
      Present-tense readings ("she has hypothyroidism", "the patient is a young man") are the
      response's reading of the case, not new observations, except when the case describes no
@@ -420,8 +420,11 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
         content = stems_of(words)
         if not content:
             continue
-        if case.has_patient and 2 * sum(_in_case(stem, case) for stem in content) >= len(content):
-            continue  # restates case findings ("she had cold intolerance", "a painful eye" for "eye pain")
+        if case.has_patient and 3 * sum(_in_case(stem, case) for stem in content) >= len(content):
+            # Restates case findings ("she had cold intolerance", "a painful eye" for "eye pain"): a
+            # third of its words from the case is enough, so that paraphrase ("her neck glands are
+            # tender" for "tender cervical lymphadenopathy") reads as a reading, not an invention.
+            continue
         counted.append((start, end))
         count += 1
     return count

@@ -72,7 +72,7 @@ GENERIC_WORDS = _words(
     incorrect best next step management explanation explains findings finding symptoms symptom
     clinical presentation picture case history evaluation further laboratory studies study
     normal abnormal limits within results result test tests level levels value values since
-    because reports report says states complains complaint past medical recent recently
+    because reports report says states complains complaint complaints past medical recent recently
     physical vital signs sign noted note notes shown show reveals revealed reveal right wrong
     possible possibly scenario here seen this presentation vignette question overall temperature
     pulse respirations respiratory rate pressure min mm hg sided
@@ -139,7 +139,7 @@ SUPPORT_WORDS = _inflected(
     """
     likely consistent compatible explain support suggest suggestive indicate indicative
     pathognomonic fit favour favor confirm correct best appropriate ideal optimal choose select account
-    point preferred effective responsible definitive mainstay cornerstone diagnostic
+    point preferred effective responsible definitive mainstay cornerstone diagnostic role benefit
     """
 )
 # "classic", "typical", "characteristic" and "hallmark" describe what an option is classic *for*,

@@ -673,25 +673,28 @@ def _flips(block: Sentences, index: int, case: Case) -> bool:
     """Whether a unit asserts a finding the case denies or denies one the case reports (rule 4).
 
     Read conservatively (towards false negatives): only the words a verb of presence or a
-    negation governs directly, in the unit's own clause.
+    negation governs directly, in the unit's own clause, and only when every finding word of that
+    phrase has the opposite polarity in the case ("no blood loss" does not misread "blood count").
+    A verb of presence inside a negated clause ("no relatives have kidney disease") asserts nothing.
     """
     words = block.tokens[index].split()
     for i, word in enumerate(words):
-        if word in _ASSERTIONS:
+        if word in _ASSERTIONS and _DENIALS.isdisjoint(words[max(0, i - 3) : i]):
             wanted, span = case.denied, _ASSERTED_SPAN
         elif word in _DENIALS:
             wanted, span = case.reported, _DENIED_SPAN
         else:
             continue
-        taken = 0
+        governed = []
         for following in words[i + 1 : i + 1 + span + 2]:
             if following in _SPAN_SKIP:
                 continue
-            if following in _DENIALS or following in _CLAUSE_ENDS or taken == span:
+            if following in _DENIALS or following in _CLAUSE_ENDS or following in _ASSERTIONS or len(governed) == span:
                 break
-            taken += 1
-            if stem_of(following) in wanted:
-                return True
+            governed.append(following)
+        stems = [s for s in map(stem_of, governed) if s in case.findings]
+        if stems and all(s in wanted for s in stems):
+            return True
     return False
 
 
