@@ -677,7 +677,7 @@ def _flips(block: Sentences, index: int, case: Case) -> bool:
     phrase has the opposite polarity in the case ("no blood loss" does not misread "blood count").
     A verb of presence inside a negated clause ("no relatives have kidney disease") asserts nothing.
     """
-    words = block.tokens[index].split()
+    words = _CLAUSE_TOKEN.findall(block.pieces[index].replace("'", ""))
     for i, word in enumerate(words):
         if word in _ASSERTIONS and _DENIALS.isdisjoint(words[max(0, i - 3) : i]):
             wanted, span = case.denied, _ASSERTED_SPAN
@@ -689,7 +689,13 @@ def _flips(block: Sentences, index: int, case: Case) -> bool:
         for following in words[i + 1 : i + 1 + span + 2]:
             if following in _SPAN_SKIP:
                 continue
-            if following in _DENIALS or following in _CLAUSE_ENDS or following in _ASSERTIONS or len(governed) == span:
+            if (
+                following in _DENIALS
+                or following in _CLAUSE_ENDS
+                or following in _ASSERTIONS
+                or not following[0].isalnum()
+                or len(governed) == span
+            ):
                 break
             governed.append(following)
         stems = [s for s in map(stem_of, governed) if s in case.findings]
@@ -698,6 +704,8 @@ def _flips(block: Sentences, index: int, case: Case) -> bool:
     return False
 
 
+# Words and the punctuation that ends a clause or opens an aside ("no new drugs (amlodipine ...)").
+_CLAUSE_TOKEN = regex.compile(r"[a-z0-9]++|[.;:,()!?]")
 _CLAUSE_ENDS = frozenset(
     "but and or which who because since although while whereas so than".split()  # noqa: SIM905
 )
