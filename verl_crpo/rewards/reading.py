@@ -371,7 +371,7 @@ def _claims(
             if swap:
                 verdict = _SWAPPED.get(verdict, verdict)
             words = text.translate(WORD_BREAKS).split()
-            knowledge = _knowledge(words, roles) | _ties(text, roles, case)
+            knowledge = _knowledge(words, roles) | _ties(words, roles, case)
             yield Claim(index, options, verdict, contrasted, knowledge, _skeleton(words, roles))
         options = tuple(dict.fromkeys(o for options, _, _ in parts for o in options))
         previous = (index, options)
@@ -390,19 +390,30 @@ def _named_as_answer(block: Sentences, index: int, offset: int) -> bool:
     return bool(_AS_ANSWER.search(before)) and not before.rstrip().endswith(("not", "isnt"))
 
 
-_CHUNK = regex.compile(r",|;|\band\b|\bor\b|\bnor\b|\bwith\b|\bplus\b")
+_PHRASE_BREAKS = frozenset({"and", "or", "nor", "with", "plus"})
 
 
-def _ties(text: str, roles: _Roles, case: Case) -> frozenset[str]:
+def _ties(words: list[str], roles: _Roles, case: Case) -> frozenset[str]:
     """Case findings tying an option to this case (rule 3): :data:`CASE_TIES` stems, two phrases or more.
 
-    Words of the options' own texts do not count: an option quoted in full is no finding.
+    Phrases are cut at "and", "or", "nor", "with", "plus" (a comma list reads as one phrase here,
+    leaning towards false negatives). Words of the options' own texts do not count: an option
+    quoted in full is no finding.
     """
-    finding = roles.finding.__getitem__
-    own = case.option_stem_union | _BLANK
-    chunks = [set(map(finding, chunk.translate(WORD_BREAKS).split())) - own for chunk in _CHUNK.split(text)]
-    found = set().union(*chunks) if chunks else set()
-    if len(found) < CASE_TIES or sum(1 for chunk in chunks if chunk) < 2:
+    finding, own = roles.finding.__getitem__, case.option_stem_union
+    found: set[str] = set()
+    phrases = 0
+    in_phrase = False
+    for word in words:
+        if word in _PHRASE_BREAKS:
+            in_phrase = False
+            continue
+        stem = finding(word)
+        if stem and stem not in own:
+            found.add(stem)
+            if not in_phrase:
+                phrases, in_phrase = phrases + 1, True
+    if len(found) < CASE_TIES or phrases < 2:
         return frozenset()
     return frozenset(f"case:{s}" for s in found)
 
