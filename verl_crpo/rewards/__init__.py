@@ -23,6 +23,7 @@ from verl_crpo.rewards.objectives import (
     faithfulness_reward,
     format_reward,
 )
+from verl_crpo.rewards.reading import Reading, read
 from verl_crpo.rewards.scoring import (
     DEFAULT_WEIGHTS,
     DIAGNOSTICS,
@@ -38,6 +39,7 @@ __all__ = [
     "DIAGNOSTICS",
     "OBJECTIVES",
     "ClinicalReward",
+    "Reading",
     "RewardConfig",
     "accuracy_reward",
     "comprehensiveness_reward",
@@ -46,4 +48,5 @@ __all__ = [
     "format_reward",
     "get_clinical_reward",
     "load_demo_samples",
+    "read",
 ]
