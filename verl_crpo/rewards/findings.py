@@ -226,6 +226,7 @@ _TERMINATOR = regex.compile(
 )
 _ITEM_SEPARATOR = regex.compile(r",\s*+(?:and\s++|or\s++)?|\s(?:and|or|with|plus)\s")
 _ITEM_BREAKS = (". ", ", ", "; ", "\n", " and ")
+_CLAUSE_NEGATIONS = frozenset({"not", "doesnt", "dont", "didnt", "cannot", "never", "isnt", "arent", "wasnt"})
 _ITEM_NEGATIONS = frozenset({"no", "not", "none", "never", "without", "nothing", "neither"})
 _MODIFIERS = NEGATION_WORDS | HYPOTHETICAL_WORDS
 _NOT_FINDINGS = STOP_WORDS | GENERIC_WORDS | DISCOURSE_WORDS
@@ -414,7 +415,10 @@ def _invented_assertions(low: str, case: Case, limit: int, vocabulary=None) -> i
             break
         if any(s < end and start < e for s, e in counted):
             continue  # the same statement found by a second trigger
-        words = [w for w in low[start:end].translate(WORD_BREAKS).split() if w not in _NOT_FINDINGS]
+        raw = low[start:end].translate(WORD_BREAKS).split()
+        if not _CLAUSE_NEGATIONS.isdisjoint(raw):
+            continue  # "... and NMS does not produce dyskinesias": a negated clause asserts nothing
+        words = [w for w in raw if w not in _NOT_FINDINGS]
         if not words or words[0] in _ITEM_NEGATIONS:
             continue
         content = stems_of(words)

@@ -669,10 +669,11 @@ def _findings(block: Sentences, analysis: BlockReading, case: Case, roles: _Role
     return frozenset(cited - case.option_stem_union), reasoned, misread
 
 
-# A finding is asserted when one of these governs it, denied when one of _DENIALS does; both read
+# A finding is asserted when one of these governs it (not "with": "pellagra comes with diarrhoea"
+# is knowledge), denied when one of _DENIALS does; both read
 # the next few words only, up to a clause break ("his kidney function is normal" asserts nothing).
 _ASSERTIONS = frozenset(
-    "has have had reports reported complains presents presented with shows showed developed".split()  # noqa: SIM905
+    "has have had reports reported complains presents presented shows showed developed".split()  # noqa: SIM905
 )
 _DENIALS = frozenset("no not without denies denied never absence lack".split())  # noqa: SIM905
 _ASSERTED_SPAN = 3  # "has a dry cough", "reports severe night sweats"
