@@ -8,7 +8,9 @@ Rules (our choices, after NegEx, Chapman et al. 2001):
 
 1. **Pre-triggers** ("no", "not", "denies", "without", "never", "absence of", "negative for",
    ...) deny the next :data:`CASE_SCOPE` words (case text) or :data:`RESPONSE_SCOPE` words (a
-   response: shorter, so that "no radiation of pain to the arm" does not deny "pain").
+   response: shorter, so that "no radiation of pain to the arm" does not deny "pain"); each
+   further item of a list ("no nausea, vomiting, abdominal pain, headache, or visual changes")
+   keeps the negation for three more words.
 2. **Post-triggers** ("absent", "negative", "is not present", "which she denies") deny the
    :data:`POST_SCOPE` words before them.
 3. A scope ends early at a clause break: ``.``, ``;``, ``:``, "but", "however", "although",
@@ -30,6 +32,7 @@ __all__ = ["CASE_SCOPE", "POST_SCOPE", "RESPONSE_SCOPE", "polarity"]
 CASE_SCOPE = 6  # "no fever, night sweats, or weight loss": a list after one trigger
 RESPONSE_SCOPE = 4
 POST_SCOPE = 4
+_LIST_ITEM = 3  # each item of a list after one trigger keeps the negation for this many words
 
 _TOKEN = re.compile(r"[a-z0-9]+|[.;:,!?()\n]")
 _PRE = frozenset(
@@ -156,10 +159,16 @@ def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]
             following = tokens[i + 1] if i + 1 < len(tokens) else ""
             if following in _NEW_CLAUSE or following == "and":
                 remaining = 0
+            elif remaining:
+                remaining = max(remaining, _LIST_ITEM)  # "no nausea, vomiting, abdominal pain, headache, or ..."
             previous = token
             continue
+        if token in ("or", "nor") and remaining:
+            remaining = max(remaining, _LIST_ITEM)
         if token in _BREAK_WORDS or (token == "and" and _next_word(tokens, i) in _NEW_CLAUSE):
             remaining, clause_start = 0, len(words)
+        elif _NEEDS_NEXT.get(previous) == token:
+            pass  # "negative for protein", "free of pain": the trigger's own word
         elif token in _MODIFIER_BREAKS or (token == "of" and previous not in _OF_HEADS):
             remaining = 0  # "no excretion of tracer", "no pain despite ...": the head noun is what is denied
         if token in _POST and _is_post(token, tokens, i):
