@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from verl_crpo.rewards.case import build_case
-from verl_crpo.rewards.context import Verdict, claim_stance, stance
+from verl_crpo.rewards.context import Verdict, stance
 from verl_crpo.rewards.findings import invented_findings
 from verl_crpo.rewards.parsing import parse_response
 from verl_crpo.rewards.reading import BlockReading, read
