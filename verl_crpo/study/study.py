@@ -72,7 +72,7 @@ class StudySettings:
 
 
 FULL = StudySettings()
-FAST = StudySettings(cases=24, seeds=4, steps=120, sweep_seeds=0)
+FAST = StudySettings(cases=24, seeds=5, steps=120, sweep_seeds=0)
 
 
 def sweep_arms() -> list[Arm]:
