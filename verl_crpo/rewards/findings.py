@@ -450,7 +450,9 @@ def _assertion_items(low: str, readings_allowed: bool = True, vocabulary=None):
             continue
         keyword = trigger.keyword
         position = low.find(keyword)
-        while position != -1:
+        seen = 0
+        while position != -1 and seen < MAX_CANDIDATES:
+            seen += 1  # no real response repeats one trigger hundreds of times: garbage stops here
             match = trigger.forward.match(low, position)
             if match and (trigger.back is None or trigger.back.search(low, max(0, position - _BACK), position)):
                 if keyword in _RESULT_VERBS and _TEST_WORDS_SET.isdisjoint(_words_before(low, position, 3)):
