@@ -21,6 +21,7 @@ from verl_crpo.rewards.lexicon import DISCOURSE_WORDS
 from verl_crpo.rewards.negation import polarity
 from verl_crpo.rewards.text import (
     GENERIC_WORDS,
+    NUMBER_WORDS,
     STOP_WORDS,
     WORD_BREAKS,
     ascii_fold,
@@ -377,13 +378,6 @@ def _polar_findings(question: str) -> tuple[set[str], set[str]]:
     return stems_of(w for w, d in content if not d), stems_of(w for w, d in content if d)
 
 
-_NUMBER_WORDS = dict(
-    zip(
-        map(str, range(1, 11)),
-        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
-        strict=True,
-    )
-)
 _NUMERIC_OPTION = regex.compile(r"^[\d\s.,:/%<>=+\-]*+[a-z/%\s]{0,12}$")
 
 
@@ -395,10 +389,10 @@ def _text_pattern(text: str) -> regex.Pattern | None:
         # "8:10" must not match inside "18:10" or "8:100"; "12 mEq/L" is named by "12" alone.
         if regex.search(r"\d\s*[:/]\s*\d", low):
             body = r"\s*+[:/]\s*+".join(regex.escape(n) for n in numbers)
-            if len(numbers) == 2 and all(n in _NUMBER_WORDS for n in numbers):
+            if len(numbers) == 2 and all(n in NUMBER_WORDS for n in numbers):
                 # "2:1" is also "2 to 1" and "two-to-one".
                 a, b = numbers
-                body += rf"|{a}\s++to\s++{b}|{_NUMBER_WORDS[a]}[\s-]++to[\s-]++{_NUMBER_WORDS[b]}"
+                body += rf"|{a}\s++to\s++{b}|{NUMBER_WORDS[a]}[\s-]++to[\s-]++{NUMBER_WORDS[b]}"
                 return regex.compile(rf"(?<![\d.,:/a-z])(?:{body})(?![\d:/a-z]|[.,]\d)")
         else:
             # "30 mL/h" is named with its unit: "for 30 kg" is not the option.

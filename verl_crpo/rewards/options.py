@@ -32,7 +32,7 @@ from itertools import accumulate, pairwise
 import regex
 
 from verl_crpo.rewards.case import Case, abbreviation_owner, name_probe
-from verl_crpo.rewards.text import WORD_BREAKS, ascii_fold
+from verl_crpo.rewards.text import NUMBER_WORDS, WORD_BREAKS, ascii_fold
 
 __all__ = ["ANAPHORS", "MAX_CARRY", "MAX_SENTENCES", "Sentences", "groups_of", "option_mentions", "sentences_of"]
 
@@ -204,16 +204,7 @@ def _add_whole_texts(found: dict[int, dict[str, int]], block: Sentences, starts:
 def _gate(option_text: str, vocabulary: frozenset[str]) -> bool:
     # Its first word (or number, or that number in words) must be in the block for the whole text to be there.
     first = ascii_fold(option_text.lower()).translate(WORD_BREAKS).split()
-    return bool(first) and (first[0] in vocabulary or _NUMBER_WORDS.get(first[0], "") in vocabulary)
-
-
-_NUMBER_WORDS = dict(
-    zip(
-        map(str, range(1, 11)),
-        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
-        strict=True,
-    )
-)
+    return bool(first) and (first[0] in vocabulary or NUMBER_WORDS.get(first[0], "") in vocabulary)
 
 
 _CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z0-9]{1,5}(?![A-Za-z0-9])")

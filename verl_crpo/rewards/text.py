@@ -19,6 +19,7 @@ from verl_crpo.rewards.lexicon import GENERIC_WORDS, STOP_WORDS
 
 __all__ = [
     "GENERIC_WORDS",
+    "NUMBER_WORDS",
     "STOP_WORDS",
     "WORD_BREAKS",
     "ascii_fold",
@@ -49,6 +50,9 @@ _DELETE_ASCII_CONTROLS = str.maketrans({cp: _DELETE_INVISIBLE[cp] for cp in rang
 WORD_BREAKS = str.maketrans(
     {**{c: " " for c in string.punctuation + "\u2013\u2014\u201c\u201d\x1f"}, "'": None, "\u2019": None, "\u2018": None}
 )
+# Numbers as words, for options named that way ("two-to-one" for "2:1").
+_ONE_TO_TEN = "one two three four five six seven eight nine ten".split()  # noqa: SIM905
+NUMBER_WORDS = dict(zip(map(str, range(1, 11)), _ONE_TO_TEN, strict=True))
 _NUMBER = regex.compile(r"(?<![\p{L}\d.,])\d++(?:[.,]\d++)*+")
 
 
