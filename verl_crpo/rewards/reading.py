@@ -10,9 +10,11 @@ the option and the case findings it cites. Rules (our choices; CRPO's are unpubl
    its numbers ("8:10"), its initials or an abbreviation ("MTX"), and groups ("B and C",
    "options A-C", "neither B nor C"). A unit naming one option is a claim about it; one naming two
    is cut at the second ("rather than", "unlike" reject one); a group shares one claim; three or
-   more options named apart are a list and claim nothing. Up to
-   :data:`~verl_crpo.rewards.options.MAX_CARRY` following units that name no option continue the
-   claim; they carry a verdict only when they refer back to it ("It would worsen ...").
+   more options named apart are a list and claim nothing. A unit that names one other option only
+   late (after :data:`OPENING` words), right after a claim and on the same line, continues that
+   claim ("the γ chains bind 2,3-BPG poorly"). Up to :data:`~verl_crpo.rewards.options.MAX_CARRY`
+   following units that name no option continue the claim; they carry a verdict only when they
+   refer back to it ("It would worsen ...") or finish a list item ("... fluid overload. No.").
 2. **Verdict** (:func:`~verl_crpo.rewards.context.claim_stance`): supports, rejects, uncertain
    (left open: "cannot be ruled out", "remains possible") or neutral; after a contrast ("but",
    "however") the later part decides, and a claim that opens with a contrast overrides what
@@ -28,17 +30,18 @@ the option and the case findings it cites. Rules (our choices; CRPO's are unpubl
    tie the option to this case and count. This leans towards false negatives ("asthma is
    unlikely as there is no wheeze" earns nothing; "asthma causes episodic wheeze, absent here"
    and "PE is less likely given the productive cough with rusty sputum" do). It is
-   *distinctive* when the claims of at
-   most half of the options (of two at least) use it: one reason repeated for every option is
-   no reason. Claims that follow one template (the same skeleton once option and case words are
-   masked, for :data:`TEMPLATE_MIN` or more options, bigram Jaccard >= :data:`TEMPLATE_SIMILARITY`)
-   state no knowledge, whatever their slot words. A group claim of three or more options needs
-   two distinctive stems.
+   *distinctive* when the claims of at most half of the options (of two at least) use it: one
+   reason repeated for every option is no reason. Claims that follow one template (the same
+   skeleton once option and case words are masked, for :data:`TEMPLATE_MIN` or more options,
+   bigram Jaccard >= :data:`TEMPLATE_SIMILARITY`) state no knowledge, whatever their slot words.
+   A group claim of three or more options needs two distinctive stems.
 4. **Findings**: case-finding stems the analysis cites where it reasons (in a unit that states
-   knowledge or next to one: a list of case words, or the case copied, cites none). A unit about the patient (a pronoun,
-   "the patient", "there is") that asserts a finding the case denies, or denies one the case
-   reports (:mod:`~verl_crpo.rewards.negation`), is a *misreading*; its findings do not count,
-   and hypothetical units ("would", "typically", "if") are not read for polarity.
+   knowledge or next to one: a list of case words, or the case copied, cites none). A unit about
+   the patient (a pronoun, "the patient", "there is") in which a verb of presence ("has",
+   "reports", "shows") or a negation ("no", "denies", "without") directly governs a phrase whose
+   every finding word has the opposite polarity in the case (:mod:`~verl_crpo.rewards.negation`)
+   is a *misreading*; its findings do not count, and units that state knowledge or a hypothesis
+   ("would", "typically", "causes") are not read for polarity.
 5. **Facts about the patient** the case lacks (inventions) and text addressed to the grader:
    :mod:`~verl_crpo.rewards.findings`.
 
