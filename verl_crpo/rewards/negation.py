@@ -1,16 +1,15 @@
-"""NegEx-style polarity: which words of a text are denied ("no fever", "weight loss is absent").
+"""NegEx-style polarity of the case text: which of its words are denied ("no fever", "weight loss is absent").
 
-One function, :func:`polarity`, read the same way for the case and for a response, so that a
-citation can be checked against the case: a finding the case denies, asserted by a response,
-is a misreading, and so is a finding the case reports, denied.
+:func:`polarity` gives the case's reported and denied findings
+(:attr:`~verl_crpo.rewards.case.Case.reported`, :attr:`~verl_crpo.rewards.case.Case.denied`);
+a response that asserts a denied one, or denies a reported one, misreads the case
+(:mod:`~verl_crpo.rewards.reading` reads that side more narrowly, phrase by phrase).
 
 Rules (our choices, after NegEx, Chapman et al. 2001):
 
 1. **Pre-triggers** ("no", "not", "denies", "without", "never", "absence of", "negative for",
-   ...) deny the next :data:`CASE_SCOPE` words (case text) or :data:`RESPONSE_SCOPE` words (a
-   response: shorter, so that "no radiation of pain to the arm" does not deny "pain"); each
-   further item of a list ("no nausea, vomiting, abdominal pain, headache, or visual changes")
-   keeps the negation for three more words.
+   ...) deny the next :data:`CASE_SCOPE` words; each further item of a list ("no nausea,
+   vomiting, abdominal pain, headache, or visual changes") keeps the negation for three more words.
 2. **Post-triggers** ("absent", "negative", "is not present", "which she denies") deny the
    :data:`POST_SCOPE` words before them.
 3. A scope ends early at a clause break: ``.``, ``;``, ``:``, "but", "however", "although",
@@ -27,10 +26,9 @@ import re
 
 from verl_crpo.rewards.text import ascii_fold
 
-__all__ = ["CASE_SCOPE", "POST_SCOPE", "RESPONSE_SCOPE", "polarity"]
+__all__ = ["CASE_SCOPE", "POST_SCOPE", "polarity"]
 
 CASE_SCOPE = 6  # "no fever, night sweats, or weight loss": a list after one trigger
-RESPONSE_SCOPE = 4
 POST_SCOPE = 4
 _LIST_ITEM = 3  # each item of a list after one trigger keeps the negation for this many words
 
@@ -130,12 +128,11 @@ _NEW_CLAUSE = frozenset(
 _PUNCT_BREAK = frozenset(".;:!?()\n")
 
 
-def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]:
+def polarity(text: str) -> tuple[list[str], list[bool]]:
     """The words of ``text`` and, for each, whether a negation denies it.
 
     Args:
         text: any text (lower-cased here; apostrophes dropped as in ``doesn't``).
-        scope: how many words a pre-trigger denies.
 
     Returns:
         ``(words, denied)``: the lower-cased words (punctuation dropped) and one flag per word.
@@ -188,7 +185,7 @@ def polarity(text: str, scope: int = CASE_SCOPE) -> tuple[list[str], list[bool]]
         if remaining:
             remaining -= 1
         if token in _PRE and _NEEDS_NEXT.get(token, _next_word(tokens, i)) == _next_word(tokens, i):
-            remaining = scope
+            remaining = CASE_SCOPE
         previous = token
     return words, denied
 
