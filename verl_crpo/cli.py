@@ -150,16 +150,26 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _add_demo_parser(commands) -> None:
+    from verl_crpo.demo import ARMS
+
     demo = commands.add_parser(
         "demo",
-        help="train a tiny model end to end on this CPU: build it, cold start, then CRPO through main_ppo",
-        description="Builds a tiny Qwen2 and synthetic clinical cases locally, fine-tunes it on reference responses "
-        "(cold start, cached), runs `python -m verl.trainer.main_ppo` with recipes/cpu_tiny on the CPU, prints every "
-        "objective per step and writes DIR/summary.json and one PNG curve per objective.",
+        help="train a tiny model end to end on this CPU: the paper's GRPO baseline and CRPO side by side",
+        description="Builds a tiny Qwen2 and synthetic clinical cases locally, fine-tunes it on a mixture of answer "
+        "habits (cold start, cached), then runs `python -m verl.trainer.main_ppo` with recipes/cpu_tiny on the CPU "
+        "once per arm, from the same cold start, seed, data and steps; prints every objective per step with the arms "
+        "side by side and writes DIR/summary.json and one PNG per objective with every arm's curve.",
     )
     demo.add_argument(
-        "--estimator", choices=("crpo", "grpo"), default="crpo", help="advantage estimator (default crpo)"
+        "--arms",
+        nargs="+",
+        choices=tuple(ARMS),
+        default=None,
+        metavar="ARM",
+        help="arms to run, in order (default: grpo_accuracy_only crpo): grpo_accuracy_only (the paper's baseline, "
+        "GRPO on accuracy alone), crpo, grpo_total (GRPO on CRPO's weighted reward)",
     )
+    demo.add_argument("--seed", type=int, default=None, metavar="N", help="RL data order and sampling seed (default 0)")
     demo.add_argument("--steps", type=int, default=None, metavar="N", help="RL steps through main_ppo (default 10)")
     demo.add_argument("--out", default="crpo_demo", metavar="DIR", help="output folder (default ./crpo_demo)")
     demo.add_argument(

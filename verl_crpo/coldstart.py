@@ -40,12 +40,12 @@ class ColdStartConfig:
     threads: int | None = None
 
 
-def _encode(tokenizer, cases: Sequence[ClinicalCase]) -> list[tuple[list[int], int]]:
+def _encode(tokenizer, cases: Sequence[ClinicalCase], responses: Sequence[str]) -> list[tuple[list[int], int]]:
     encoded = []
-    for case in cases:
+    for case, response in zip(cases, responses, strict=True):
         prompt = tokenizer.apply_chat_template(prompt_messages(case), add_generation_prompt=True, tokenize=False)
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(reference_response(case), add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
         encoded.append((prompt_ids + answer_ids + [tokenizer.eos_token_id], len(prompt_ids)))
     return encoded
 
@@ -56,6 +56,7 @@ def cold_start(
     cases: Sequence[ClinicalCase],
     config: ColdStartConfig | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    responses: Sequence[str] | None = None,
 ) -> str:
     """Fine-tune the model in ``model_dir`` on ``cases``' reference responses; save it to ``output_dir``.
 
@@ -65,12 +66,13 @@ def cold_start(
         cases: training cases (prompt and reference response each).
         config: :class:`ColdStartConfig`.
         on_step: called after every step with ``(step, loss)`` (progress bars).
+        responses: the target response of each case (default: its complete reference response).
 
     Returns:
         ``output_dir``.
 
     Raises:
-        ValueError: if ``cases`` is empty or a setting is out of range.
+        ValueError: if ``cases`` is empty, ``responses`` does not match it, or a setting is out of range.
     """
     import math
 
@@ -80,6 +82,8 @@ def cold_start(
     config = config or ColdStartConfig()
     if not cases:
         raise ValueError("cold_start needs at least one case (generate them with verl_crpo.data.generate_cases)")
+    if responses is not None and len(responses) != len(cases):
+        raise ValueError(f"cold_start needs one response per case, got {len(responses)} for {len(cases)} cases")
     if config.steps < 1 or config.batch_size < 1 or not config.lr > 0:
         raise ValueError(f"cold_start needs steps >= 1, batch_size >= 1 and lr > 0, got {config}")
     if config.threads:
@@ -88,7 +92,7 @@ def cold_start(
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
     model.train()
-    data = _encode(tokenizer, cases)
+    data = _encode(tokenizer, cases, responses or [reference_response(case) for case in cases])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     warmup = max(1, config.steps // 20)
 

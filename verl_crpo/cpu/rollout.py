@@ -63,6 +63,8 @@ class TransformersServer:
         threads = int(os.environ.get("VERL_CRPO_ROLLOUT_THREADS", "0"))
         if threads > 0:
             torch.set_num_threads(threads)
+        if getattr(self.config, "seed", None) is not None:
+            torch.manual_seed(int(self.config.seed) + replica_rank)  # rollout.seed: sampling repeats run to run
         self.model = AutoModelForCausalLM.from_pretrained(
             self.model_config.local_path, dtype=torch.float32, attn_implementation="sdpa"
         ).eval()

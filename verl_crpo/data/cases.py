@@ -20,6 +20,7 @@ from verl_crpo.data.prompt import INSTRUCTION
 
 __all__ = [
     "DATA_SOURCE",
+    "HABITS",
     "INSTRUCTION",
     "ClinicalCase",
     "generate_cases",
@@ -126,27 +127,64 @@ def prompt_messages(case: ClinicalCase) -> list[dict[str, str]]:
     return prompt.prompt_messages(case.question, case.options)
 
 
-def reference_response(case: ClinicalCase) -> str:
-    """A response in the CRPO format that cites the case's findings and weighs every option.
+# Answer habits the cold start can teach (:func:`reference_response`), each opening differently, so
+# that which habit a response follows is decided by its first tokens: RL can move the mixture fast.
+HABITS = ("complete", "answer_only", "no_distractors", "uncited")
+# Rejection sentences, rotated over the distractors, so that a complete analysis is no template:
+# the reward gives no knowledge to three or more options argued in one shape.
+_REJECTIONS = (
+    "{name} ({letter}) is unlikely: it would cause {typical}, not seen here.",
+    "Against {name} ({letter}): we would expect {typical}, which are absent.",
+    "{name} ({letter}) does not fit, since {typical} are missing.",
+    "Option {letter}, {name}, is excluded because it typically brings {typical}.",
+    "{name} ({letter}) usually presents with {typical}; this patient has neither, so no.",
+)
 
-    The analysis cites the findings, supports the gold option with them and its mechanism, and
-    rejects each distractor with its own typical findings; the conclusion restates the decisive
-    findings and boxes the gold letter.
+
+def reference_response(case: ClinicalCase, habit: str = "complete") -> str:
+    """A response in the CRPO format that follows one answer habit (:data:`HABITS`).
+
+    * ``complete``: cites the case's findings, supports the gold option with them and its
+      mechanism, rejects each distractor with its own typical findings (sentence shapes rotate),
+      and restates the decisive findings in the conclusion;
+    * ``answer_only``: names the gold option with no analysis;
+    * ``no_distractors``: the complete analysis of the gold option, no word on the others;
+    * ``uncited``: weighs every option by its mechanism and typical findings, cites no case finding.
+
+    Every habit boxes the gold letter; the habits differ in faithfulness and comprehensiveness.
+
+    Raises:
+        ValueError: for an unknown habit.
 
     Example:
-        >>> text = reference_response(generate_cases(1)[0])
-        >>> text.startswith("<dx>") and text.rstrip().endswith("</conclusion>") and text.count("\\\\boxed{") == 1
+        >>> case = generate_cases(1)[0]
+        >>> texts = [reference_response(case, habit) for habit in HABITS]
+        >>> all(t.startswith("<dx>") and t.count("\\boxed{%s}" % case.answer) == 1 for t in texts)
         True
     """
+    if habit not in HABITS:
+        raise ValueError(f"habit must be one of {HABITS}, got {habit!r}")
     gold, letter = case.diagnosis, case.answer
     cited = case.findings
-    lines = [f"Case findings: {_join(cited)}."]
-    lines.append(f"{gold.name} ({letter}) explains {_join(cited[:2])}: it is {gold.mechanism}.")
-    for other_letter, other in case.distractors.items():
-        typical = [f for f in other.findings if f not in cited][:2]
-        lines.append(f"{other.name} ({other_letter}) is unlikely: it would cause {_join(typical)}, not seen here.")
-    decisive = _join(cited[-2:])
-    conclusion = f"{decisive.capitalize()} point to {gold.name}. Final answer: \\boxed{{{letter}}}"
+    if habit == "answer_only":
+        lines = [f"The answer is {gold.name} ({letter})."]
+        conclusion = f"Final answer: \\boxed{{{letter}}}"
+    else:
+        lines = [] if habit == "uncited" else [f"Case findings: {_join(cited)}."]
+        if habit == "uncited":
+            lines.append(f"{gold.name} ({letter}) is the best fit: it is {gold.mechanism}.")
+        else:
+            lines.append(f"{gold.name} ({letter}) explains {_join(cited[:2])}: it is {gold.mechanism}.")
+        if habit != "no_distractors":
+            for i, (other_letter, other) in enumerate(case.distractors.items()):
+                typical = _join([f for f in other.findings if f not in cited][:2])
+                shape = _REJECTIONS[i % len(_REJECTIONS)]
+                lines.append(shape.format(name=other.name, letter=other_letter, typical=typical))
+        if habit == "uncited":
+            conclusion = f"{gold.name} is the best fit. Final answer: \\boxed{{{letter}}}"
+        else:
+            decisive = _join(cited[-2:])
+            conclusion = f"{decisive.capitalize()} point to {gold.name}. Final answer: \\boxed{{{letter}}}"
     return "<dx>\n" + "\n".join(lines) + "\n</dx>\n<conclusion>\n" + conclusion + "\n</conclusion>"
 
 
