@@ -69,7 +69,7 @@ def test_score_without_a_source_says_what_to_pass():
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--estimator", "ppo"], "invalid choice"), (["--steps", "0"], "steps must be >= 1")],
+    [(["--arms", "ppo"], "invalid choice"), (["--steps", "0"], "steps must be >= 1")],
 )
 def test_demo_refuses_bad_settings_before_doing_any_work(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -82,7 +82,8 @@ def test_demo_help_names_every_flag(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     out = capsys.readouterr().out
-    assert all(flag in out for flag in ("--estimator", "--steps", "--out", "--sft-steps", "--timeout", "--override"))
+    flags = ("--arms", "--seed", "--steps", "--out", "--sft-steps", "--timeout", "--override")
+    assert all(flag in out for flag in flags)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["demo", "--help"], ["score", "--help"]])

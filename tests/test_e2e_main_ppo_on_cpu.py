@@ -1,8 +1,8 @@
-"""End to end: CRPO trains the tiny model through ``python -m verl.trainer.main_ppo`` on the CPU.
+"""End to end: the demo's two arms (GRPO on accuracy alone, CRPO) train the tiny model through main_ppo on the CPU.
 
 The recipe ``recipes/cpu_tiny`` with the CPU backend (``VERL_PLATFORM=cpu``), the ``clinical`` reward
 manager, verl's V1 trainer with TransferQueue and Ray, FSDP2 actor and reference, and the
-transformers rollout: every part the plugin touches, in one short run (about two minutes here).
+transformers rollout: every part the plugin touches, in two short runs (about two minutes each here).
 main_ppo runs in its own session so that a hang is killed with its Ray processes and reported
 with the end of its log, instead of waiting for GPUs that do not exist.
 """
@@ -18,14 +18,14 @@ import pytest
 
 from verl_crpo.coldstart import ColdStartConfig, cold_start
 from verl_crpo.data import generate_cases, write_rl_parquet
-from verl_crpo.demo import main_ppo_command
+from verl_crpo.demo import ARMS, DEFAULT_ARMS, DEFAULT_HABITS, habit_responses, main_ppo_command
 from verl_crpo.tiny import TinyModelSpec, build_tiny_model
 
 STEPS = 2
 # A healthy run takes ~2 minutes here; past this main_ppo is killed and the test fails with its log.
 MAIN_PPO_TIMEOUT_S = 420
-# Above the cold start plus MAIN_PPO_TIMEOUT_S, so that our message, not pytest-timeout's, reports a hang.
-pytestmark = pytest.mark.timeout(900)
+# Above the cold start plus two runs of MAIN_PPO_TIMEOUT_S, so that our message, not pytest-timeout's, reports a hang.
+pytestmark = pytest.mark.timeout(1500)
 OBJECTIVES = ("accuracy", "faithfulness", "comprehensiveness")  # the recipe's weighted objectives
 
 
@@ -52,48 +52,71 @@ def _run(argv, env, log_path) -> None:
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     base = build_tiny_model(TinyModelSpec(), root / "cache")
-    # A short cold start (~1.5 min): responses then have the structure, so objectives differ within groups
-    # (from the bare model every score is 0 and so is every advantage).
-    sft = cold_start(base, str(root / "sft"), generate_cases(1000, seed=1), ColdStartConfig(steps=300, batch_size=32))
+    # A short cold start (~1.5 min) on the demo's mixture of habits: responses then have the structure
+    # and differ within groups (from the bare model every score is 0 and so is every advantage).
+    cases = generate_cases(1000, seed=1)
+    responses = habit_responses(cases, DEFAULT_HABITS, seed=0)
+    sft = cold_start(base, str(root / "sft"), cases, ColdStartConfig(steps=300, batch_size=32), responses=responses)
     train = write_rl_parquet(generate_cases(32, seed=2), root / "train.parquet", "train")
     val = write_rl_parquet(generate_cases(8, seed=3), root / "val.parquet", "test")
-    out = root / "run"
-    out.mkdir()
-    overrides = [
-        f"trainer.save_freq={STEPS}",
-        "actor_rollout_ref.actor.checkpoint.save_contents=[hf_model]",
-        "trainer.logger=[file]",
-    ]
-    argv, env = main_ppo_command(sft, train, val, "crpo", STEPS, str(out), overrides)
-    _run(argv, env, out / "main_ppo.log")
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    steps = {r["step"]: r["data"] for r in records if "timing_s/step" in r["data"]}
-    return {"steps": steps, "sft": sft, "checkpoint": out / "checkpoints" / f"global_step_{STEPS}" / "actor"}
+    arms = {}
+    for name in DEFAULT_ARMS:  # the demo's two arms: the paper's GRPO-accuracy baseline and CRPO
+        out = root / name
+        out.mkdir()
+        overrides = [
+            f"trainer.save_freq={STEPS}",
+            "actor_rollout_ref.actor.checkpoint.save_contents=[hf_model]",
+            "trainer.logger=[file]",
+            *(f"algorithm.crpo.weights.{objective}={weight}" for objective, weight in ARMS[name].weights or ()),
+        ]
+        argv, env = main_ppo_command(sft, train, val, ARMS[name].estimator, STEPS, str(out), overrides, name=name)
+        _run(argv, env, out / "main_ppo.log")
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        steps = {r["step"]: r["data"] for r in records if "timing_s/step" in r["data"]}
+        arms[name] = {"steps": steps, "checkpoint": out / "checkpoints" / f"global_step_{STEPS}" / "actor"}
+    return {"arms": arms, "sft": sft}
 
 
-def test_every_step_ran(run):
-    assert sorted(run["steps"]) == list(range(1, STEPS + 1))
+@pytest.mark.parametrize("arm", DEFAULT_ARMS)
+def test_every_step_ran(run, arm):
+    assert sorted(run["arms"][arm]["steps"]) == list(range(1, STEPS + 1))
 
 
-def test_crpo_logged_every_objective_every_step(run):
-    for step, data in run["steps"].items():
+@pytest.mark.parametrize("arm", DEFAULT_ARMS)
+def test_every_objective_was_logged_every_step(run, arm):
+    for step, data in run["arms"][arm]["steps"].items():
+        for name in OBJECTIVES:
+            for stat in ("mean", "constant_group_frac"):
+                assert f"objectives/{name}/{stat}" in data, f"{arm}, step {step}: objectives/{name}/{stat} not logged"
+
+
+def test_crpo_logged_its_estimator_metrics_every_step(run):
+    for step, data in run["arms"]["crpo"]["steps"].items():
         for name in OBJECTIVES:
             for stat in ("mean", "constant_group_frac", "adv_share"):
                 assert f"crpo/{name}/{stat}" in data, f"step {step}: crpo/{name}/{stat} not logged"
         assert "crpo/no_signal_group_frac" in data
 
 
-def test_advantages_were_not_zero(run):
-    for step, data in run["steps"].items():
-        assert data["critic/advantages/abs_mean"] > 0, f"step {step}: every advantage was 0"
+def test_the_baseline_rewards_accuracy_alone(run):
+    for step, data in run["arms"]["grpo_accuracy_only"]["steps"].items():
+        # its total score is the accuracy objective: the weights reached the reward
+        assert data["critic/score/mean"] == pytest.approx(data["objectives/accuracy/mean"], abs=1e-6), step
+
+
+@pytest.mark.parametrize("arm", DEFAULT_ARMS)
+def test_advantages_were_not_zero(run, arm):
+    for step, data in run["arms"][arm]["steps"].items():
+        assert data["critic/advantages/abs_mean"] > 0, f"{arm}, step {step}: every advantage was 0"
         assert data["critic/advantages/max"] > data["critic/advantages/min"]
 
 
-def test_the_actors_weights_changed(run):
+@pytest.mark.parametrize("arm", DEFAULT_ARMS)
+def test_the_actors_weights_changed(run, arm):
     from safetensors.torch import load_file
 
     before = load_file(os.path.join(run["sft"], "model.safetensors"))
-    after = load_file(str(run["checkpoint"] / "huggingface" / "model.safetensors"))
+    after = load_file(str(run["arms"][arm]["checkpoint"] / "huggingface" / "model.safetensors"))
     shared = sorted(set(before) & set(after))
     assert shared, f"no common weight names: {sorted(before)[:3]} vs {sorted(after)[:3]}"
     changed = [name for name in shared if not before[name].equal(after[name].to(before[name].dtype))]

@@ -85,8 +85,8 @@ class TestReadmeEvaluation:
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         report = json.loads((tmp_path / "eval_report" / "report.json").read_text())
         validation_rows = len(pd.read_parquet(tmp_path / "crpo_demo" / "val.parquet"))
-        assert list(report["runs"]) == ["grpo", "crpo"]
+        assert list(report["runs"]) == ["grpo_accuracy_only", "crpo"]
         assert all(run["n"] == validation_rows for run in report["runs"].values())
         (pair,) = report["paired"]
-        assert (pair["a"], pair["b"], pair["common_items"]) == ("grpo", "crpo", validation_rows)
+        assert (pair["a"], pair["b"], pair["common_items"]) == ("grpo_accuracy_only", "crpo", validation_rows)
         assert {"report.md", "report.png"} <= {p.name for p in (tmp_path / "eval_report").iterdir()}

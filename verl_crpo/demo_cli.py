@@ -34,22 +34,22 @@ def _stage_name(stage: str) -> str:
 def render_summary(summary: dict, console: Console) -> None:
     """Print one row per step with every arm side by side on every objective, then each arm's change."""
     arms = summary["arms"]
+    labels = " | ".join(ARM_LABELS.get(arm, arm) for arm in arms)
     table = Table(
-        title="greedy validation after each step, arms side by side (step 0: the cold start)",
-        caption="objectives: validation means in [0, 1]; reward: the arm's own training reward (batch mean)",
+        title=f"greedy validation after each step ({labels}); step 0 is the cold start",
+        caption="objectives: validation means in [0, 1]; reward: each arm's own training reward (batch mean)",
     )
     table.add_column("step", justify="right")
     for name in (*DEMO_OBJECTIVES, "reward"):
-        for arm in arms:
-            table.add_column(f"{name[:13]}\n{ARM_LABELS.get(arm, arm)}", justify="right")
+        table.add_column(f"{name}\n{labels}", justify="center")
     rows = {0: {arm: (run.get("before") or {}, None) for arm, run in arms.items()}}
     for arm, run in arms.items():
         for step in run["steps"]:
             rows.setdefault(step["step"], {})[arm] = (step["objectives"], step["reward_mean"])
     for number in sorted(rows):
-        cells = rows[number]
-        values = [_fmt(cells.get(arm, ({}, None))[0].get(name)) for name in DEMO_OBJECTIVES for arm in arms]
-        values += [_fmt(cells.get(arm, ({}, None))[1], 2) for arm in arms]
+        cells = {arm: rows[number].get(arm, ({}, None)) for arm in arms}
+        values = [" | ".join(_fmt(cells[arm][0].get(name), 2) for arm in arms) for name in DEMO_OBJECTIVES]
+        values.append(" | ".join(_fmt(cells[arm][1], 2) for arm in arms))
         table.add_row(str(number), *values)
     console.print(table)
     for arm, run in arms.items():
@@ -59,7 +59,8 @@ def render_summary(summary: dict, console: Console) -> None:
             f"{name} {_fmt(before.get(name), 2)} -> {_fmt(last.get(name), 2)}" for name in DEMO_OBJECTIVES[:3]
         )
         console.print(
-            f"[bold]{arm}[/] ({run['description']}): {change}; {run['wall_s']:.0f} s, mean step {_mean_step(run):.1f} s"
+            f"[bold]{arm}[/] ({run['description']}): {change}; {run['wall_s']:.0f} s, "
+            f"mean step {_mean_step(run):.1f} s"
         )
 
 
