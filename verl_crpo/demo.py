@@ -114,7 +114,7 @@ class DemoConfig:
     """
 
     arms: tuple[str, ...] = DEFAULT_ARMS
-    steps: int = 10
+    steps: int = 15
     seed: int = 0
     out_dir: str = "crpo_demo"
     cold_start: ColdStartConfig = field(default_factory=lambda: ColdStartConfig(steps=600))
