@@ -170,7 +170,9 @@ def _add_demo_parser(commands) -> None:
         "GRPO on accuracy alone), crpo, grpo_total (GRPO on CRPO's weighted reward)",
     )
     demo.add_argument("--seed", type=int, default=None, metavar="N", help="RL data order and sampling seed (default 0)")
-    demo.add_argument("--steps", type=int, default=None, metavar="N", help="RL steps through main_ppo, per arm (default 15)")
+    demo.add_argument(
+        "--steps", type=int, default=None, metavar="N", help="RL steps through main_ppo, per arm (default 15)"
+    )
     demo.add_argument("--out", default="crpo_demo", metavar="DIR", help="output folder (default ./crpo_demo)")
     demo.add_argument(
         "--sft-steps", type=int, default=None, metavar="N", help="cold-start optimizer steps (default 600)"

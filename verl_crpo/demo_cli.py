@@ -59,8 +59,7 @@ def render_summary(summary: dict, console: Console) -> None:
             f"{name} {_fmt(before.get(name), 2)} -> {_fmt(last.get(name), 2)}" for name in DEMO_OBJECTIVES[:3]
         )
         console.print(
-            f"[bold]{arm}[/] ({run['description']}): {change}; {run['wall_s']:.0f} s, "
-            f"mean step {_mean_step(run):.1f} s"
+            f"[bold]{arm}[/] ({run['description']}): {change}; {run['wall_s']:.0f} s, mean step {_mean_step(run):.1f} s"
         )
 
 

@@ -179,9 +179,9 @@ def check_reward_config(config: Any) -> None:
     if ours.startswith("reward manager") and path and not is_our_reward_path(str(path)):
         raise ValueError(
             f"reward.reward_manager.name={REWARD_MANAGER} always scores with verl_crpo.rewards, but "
-            f"reward.custom_reward_function.path={path!r} is also set and would be ignored. Either drop "
-            f"reward.custom_reward_function.path (keep {REWARD_MANAGER}), or keep your function with "
-            "reward.reward_manager.name=naive."
+            f"reward.custom_reward_function.path={path!r} is also set and would be ignored. Either add the "
+            f"override reward.custom_reward_function.path=null (keep {REWARD_MANAGER}), or keep your function "
+            "with reward.reward_manager.name=naive."
         )
     from verl_crpo.rewards import RewardConfig
 

@@ -159,7 +159,7 @@ def reference_response(case: ClinicalCase, habit: str = "complete") -> str:
     Example:
         >>> case = generate_cases(1)[0]
         >>> texts = [reference_response(case, habit) for habit in HABITS]
-        >>> all(t.startswith("<dx>") and t.count("\\boxed{%s}" % case.answer) == 1 for t in texts)
+        >>> all(t.startswith("<dx>") and t.count("\\\\boxed{%s}" % case.answer) == 1 for t in texts)
         True
     """
     if habit not in HABITS:
