@@ -94,7 +94,8 @@ class TestReferenceResponses:
     def test_every_option_is_named_in_the_analysis(self, cases):
         for case in cases[:50]:
             analysis = reference_response(case).split("</dx>")[0]
-            assert all(f"{text} ({letter})" in analysis for letter, text in case.options.items())
+            for letter, text in case.options.items():  # the rotating sentence shapes name options two ways
+                assert f"{text} ({letter})" in analysis or f"Option {letter}, {text}," in analysis
 
     def test_the_reward_reads_them_as_correct(self, cases):
         # Only the contract: one gold answer in the conclusion is accurate; every objective lies in [0, 1].

@@ -2,7 +2,8 @@
 
 Subcommands:
     check   import verl the way every verl process does and show what the plugin registered;
-            exit 1, with the real import error, if registration did not happen.
+            exit 1, with the real import error, if registration did not happen. ``check -- ARGS``
+            validates a main_ppo command line without starting Ray (see launch_check).
     demo    train the tiny model end to end on this CPU: cold start, then CRPO (or GRPO) through main_ppo.
     score   score the built-in sample of clinical responses (--sample) and print every objective.
     validity  check that the reward pays clinical reasoning above templates, per hack family.
@@ -40,6 +41,9 @@ _console = Console(width=max(Console().width, 110))
 
 
 def _check(args: argparse.Namespace) -> int:
+    run_args = [a for a in args.main_ppo_args if a != "--"] if args.main_ppo_args else []
+    if run_args:
+        return _check_command_line(run_args)
     import verl  # loads every `verl.plugins` entry point, as in every verl process
 
     from verl_crpo import __version__
@@ -72,6 +76,30 @@ def _check(args: argparse.Namespace) -> int:
             table.add_row(registry, entry)
     _console.print(table)
     return _check_installs()
+
+
+def _check_command_line(run_args: list[str]) -> int:
+    """``verl-crpo check -- ARGS``: what main_ppo would run with ARGS, or the fix (exit 1)."""
+    from verl_crpo.launch_check import plan_run
+
+    try:
+        plan = plan_run(run_args)
+    except ValueError as error:
+        _console.print(f"[bold red]main_ppo would fail:[/] {error}", soft_wrap=True)
+        return 1
+    table = Table(title="main_ppo would run (composed and checked; nothing started)")
+    table.add_column("")
+    table.add_column("")
+    table.add_row("config", plan.config_source)
+    table.add_row("trainer", plan.trainer)
+    table.add_row("estimator", plan.estimator)
+    weights = ", ".join(f"{name} {value:g}" for name, value in plan.weights.items()) or "-"
+    table.add_row("objectives and weights", weights)
+    table.add_row("reward", plan.reward + (" (verl_crpo's scorer)" if plan.reward_is_ours else " (not verl_crpo's)"))
+    _console.print(table)
+    for warning in plan.warnings:
+        _console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+    return 0
 
 
 def _check_installs() -> int:
@@ -258,7 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
-        "check", help="show the verl version and what the plugin registered; exit 1 if registration failed"
+        "check",
+        help="show what the plugin registered (exit 1 if it failed); with -- ARGS, validate a main_ppo command line",
+        description="Without arguments: import verl as every verl process does, show what the plugin registered "
+        "and whether each trainer hook installed; exit 1 with the reason if not. With `-- ARGS` (the arguments of "
+        "`python -m verl.trainer.main_ppo`, its --config-path/--config-name included): compose the config as "
+        "main_ppo would, run verl's checks and ours (the reward manager's too, which verl runs only after Ray has "
+        "started), print what would run and exit 1 with the fix on a mistake. Nothing starts: no Ray, no model.",
+    )
+    check.add_argument(
+        "main_ppo_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- ARGS",
+        help="main_ppo's arguments, e.g. -- --config-path=$PWD/recipes/crpo/config --config-name=crpo_trainer",
     )
     check.set_defaults(run=_check)
 
