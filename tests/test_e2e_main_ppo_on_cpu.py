@@ -18,7 +18,7 @@ import pytest
 
 from verl_crpo.coldstart import ColdStartConfig, cold_start
 from verl_crpo.data import generate_cases, write_rl_parquet
-from verl_crpo.demo import ARMS, DEFAULT_ARMS, DEFAULT_HABITS, habit_responses, main_ppo_command
+from verl_crpo.demo import ARMS, DEFAULT_ARMS, DEFAULT_HABITS, habit_responses, main_ppo_command, weight_overrides
 from verl_crpo.tiny import TinyModelSpec, build_tiny_model
 
 STEPS = 2
@@ -67,7 +67,7 @@ def run(tmp_path_factory):
             f"trainer.save_freq={STEPS}",
             "actor_rollout_ref.actor.checkpoint.save_contents=[hf_model]",
             "trainer.logger=[file]",
-            *(f"algorithm.crpo.weights.{objective}={weight}" for objective, weight in ARMS[name].weights or ()),
+            *weight_overrides(name),
         ]
         argv, env = main_ppo_command(sft, train, val, ARMS[name].estimator, STEPS, str(out), overrides, name=name)
         _run(argv, env, out / "main_ppo.log")

@@ -53,6 +53,7 @@ __all__ = [
     "plot_curves",
     "run_demo",
     "summarize",
+    "weight_overrides",
 ]
 
 logger = logging.getLogger(__name__)
@@ -282,8 +283,12 @@ def _cold_started(config: DemoConfig, base_model: str, cache: Path, event: Event
     return sft_dir
 
 
+def weight_overrides(name: str) -> list[str]:
+    """The hydra overrides that give arm ``name`` its reward weights (none for the recipe's own)."""
+    return [f"algorithm.crpo.weights.{objective}={weight}" for objective, weight in ARMS[name].weights or ()]
+
+
 def _arm_overrides(name: str, config: DemoConfig) -> list[str]:
-    weights = ARMS[name].weights or ()
     return [
         "trainer.val_before_train=true",
         "trainer.test_freq=1",
@@ -293,7 +298,7 @@ def _arm_overrides(name: str, config: DemoConfig) -> list[str]:
         "actor_rollout_ref.actor.checkpoint.save_contents=[hf_model]",
         f"data.seed={config.seed}",
         f"actor_rollout_ref.rollout.seed={config.seed}",
-        *(f"algorithm.crpo.weights.{objective}={weight}" for objective, weight in weights),
+        *weight_overrides(name),
         *config.overrides,
     ]
 

@@ -61,6 +61,11 @@ def render_summary(summary: dict, console: Console) -> None:
         console.print(
             f"[bold]{arm}[/] ({run['description']}): {change}; {run['wall_s']:.0f} s, mean step {_mean_step(run):.1f} s"
         )
+        constant = [s["constant_group_frac"] for s in run["steps"] if "constant_group_frac" in s]
+        if constant:
+            means = {name: sum(c.get(name, 0.0) for c in constant) / len(constant) for name in constant[0]}
+            text = ", ".join(f"{name} {value:.0%}" for name, value in means.items())
+            console.print(f"  training groups in which an objective gave no signal (mean over steps): {text}")
 
 
 def _mean_step(run: dict) -> float:

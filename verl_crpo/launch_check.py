@@ -2,9 +2,10 @@
 
 :func:`plan_run` composes the config exactly as ``python -m verl.trainer.main_ppo`` would (its
 ``--config-path`` / ``--config-name`` or verl's ``ppo_trainer``, then the overrides), runs verl's own
-config checks (which, with the plugin loaded, run ours for ``crpo`` first: :func:`verl_crpo.trainer.check_crpo_run`)
-and the reward manager's (:func:`verl_crpo.validation.check_reward_config`, which verl would only run in
-the reward workers, after Ray and the models have started), and returns what would run: the trainer
+config checks, which with the plugin loaded run ours first (the plugin's wrapper of verl's
+``validate_config``: :func:`verl_crpo.validation.check_reward_config`, which verl would otherwise only
+run in the reward workers after Ray and the models have started, and
+:func:`verl_crpo.trainer.check_crpo_run`), and returns what would run: the trainer
 path, the estimator, the objectives and weights, the reward. Mistakes come back as ``ValueError`` with
 the override that fixes them.
 """
@@ -114,12 +115,11 @@ def plan_run(argv: Sequence[str]) -> RunPlan:
     from verl.utils import config as config_utils
 
     from verl_crpo.trainer import check_crpo_run
-    from verl_crpo.validation import check_reward_config, config_value, reward_is_ours
+    from verl_crpo.validation import config_value, reward_is_ours
 
     path, name, overrides = _split(argv)
     config, source = _compose(path, name, overrides)
-    warnings = check_crpo_run(config)
-    check_reward_config(config)
+    warnings = check_crpo_run(config)  # first, for its warnings; verl's validate_config runs it again
     try:
         config_utils.validate_config(
             config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
